@@ -1,0 +1,99 @@
+/**
+ * The first stages of every analysis, shared by all methods and by the coordinator: open the genotypes,
+ * align samples, and run the QC pass (computing the kinship in the same pass when asked).
+ */
+import { BedFile } from '../genotype/plink.js';
+import { BimbamFile } from '../genotype/bimbam.js';
+import type { GenotypeSource } from '../genotype/types.js';
+import { SnpQc, type QcOptions } from '../genotype/qc.js';
+import { alignSamples, type AlignedSamples, type GenotypeSamples } from '../samples/align.js';
+import { KinshipAccumulator, type KinshipMode } from '../kinship/kinship.js';
+import type { LinalgBackend } from '../linalg/backend.js';
+import type { Logger } from '../log.js';
+import { InputError, UsageError } from '../errors.js';
+
+export interface InputSpec {
+  bfile?: string;
+  geno?: string;
+  anno?: string;
+  pheno?: string;
+  phenoCol?: number;
+  phenoName?: string;
+  covar?: string;
+}
+
+export async function openGenotypes(spec: InputSpec): Promise<GenotypeSource> {
+  if (spec.bfile && spec.geno) throw new UsageError('give either --bfile or --geno, not both');
+  if (spec.bfile) return BedFile.open(spec.bfile);
+  if (spec.geno) return BimbamFile.open(spec.geno, spec.anno);
+  throw new UsageError('no genotypes: give --bfile PREFIX (PLINK) or --geno FILE (BIMBAM, with --anno)');
+}
+
+export function genotypeSamples(geno: GenotypeSource): GenotypeSamples {
+  if (geno instanceof BedFile) {
+    return {
+      label: geno.label,
+      nSamples: geno.nSamples,
+      ids: geno.fam,
+      famPhenos: geno.fam.map((f) => f.phenos),
+      famPath: `${geno.label}.fam`,
+    };
+  }
+  return { label: geno.label, nSamples: geno.nSamples, ids: geno.sampleIds, famPhenos: null };
+}
+
+export async function loadSamples(geno: GenotypeSource, spec: InputSpec, log: Logger): Promise<AlignedSamples> {
+  const samples = await alignSamples(genotypeSamples(geno), {
+    phenoFile: spec.pheno,
+    phenoCol: spec.phenoCol,
+    phenoName: spec.phenoName,
+    covarFile: spec.covar,
+  });
+  for (const line of samples.summary) log.info(line);
+  return samples;
+}
+
+export interface QcPassResult {
+  qc: SnpQc;
+  /** Kinship over all genotype samples, when requested. */
+  K: Float64Array | null;
+  kinshipSnps: number;
+}
+
+/**
+ * One pass over the genotypes: QC statistics on the analysed samples, and (optionally) the kinship over all
+ * samples from the SNPs that pass.
+ */
+export async function qcPass(
+  geno: GenotypeSource,
+  samples: AlignedSamples,
+  opts: { qc: QcOptions; kinship: KinshipMode | null; backend: LinalgBackend; log: Logger; blockSize?: number },
+): Promise<QcPassResult> {
+  const qc = new SnpQc(geno.snps, geno.format === 'bed', opts.qc, samples.W, samples.c);
+  const kin = opts.kinship ? new KinshipAccumulator(geno.nSamples, opts.kinship, opts.backend) : null;
+  const total = geno.snps.length;
+  let done = 0;
+  for await (const block of geno.blocks({ blockSize: opts.blockSize ?? 256 })) {
+    for (let r = 0; r < block.count; r++) {
+      const keep = qc.evaluate(block.indices[r], block.data, r * block.n, samples.analysed);
+      if (keep && kin) await kin.add(block.data, r * block.n);
+    }
+    done += block.count;
+    opts.log.progress(kin ? 'QC + kinship' : 'QC', done, total);
+  }
+  const c = qc.counts;
+  opts.log.info(
+    `SNP QC on ${samples.analysed.length} analysed samples: ${c.total} SNPs, removed ${c.missing} for missingness > ${opts.qc.miss}, ` +
+      `${c.maf} for MAF < ${opts.qc.maf}, ${c.monomorphic} monomorphic, ${c.collinear} collinear with covariates; ${c.kept} kept`,
+  );
+  if (c.kept === 0) {
+    throw new InputError(
+      'NO_DATA',
+      'no SNP passed QC',
+      { file: geno.label },
+      'check --maf/--miss and that the phenotype selects the intended samples',
+    );
+  }
+  const K = kin ? await kin.finish() : null;
+  return { qc, K, kinshipSnps: kin ? kin.snps : 0 };
+}

@@ -1,0 +1,62 @@
+/**
+ * Number formatting that reproduces C/C++ printf conventions (the reference tools are C++), so our text
+ * outputs read like GEMMA's: `%e` with 6 decimals (`1.234568e-02`), fixed (`0.443`), and `%g`-style
+ * shortest forms for the kinship text. Non-finite values print as `NA`.
+ */
+
+/** Pads JavaScript's exponent ("e-2") to C's two-digit minimum ("e-02"). */
+function cExponent(s: string): string {
+  const i = s.indexOf('e');
+  if (i < 0) return s;
+  const sign = s[i + 1];
+  const digits = s.slice(i + 2);
+  return `${s.slice(0, i)}e${sign}${digits.length < 2 ? '0' + digits : digits}`;
+}
+
+/** C `%.{digits}e`. */
+export function formatE(x: number, digits = 6): string {
+  if (!Number.isFinite(x)) return 'NA';
+  const s = cExponent(x.toExponential(digits));
+  return Object.is(x, -0) ? '-' + s : s;
+}
+
+/** C `%.{digits}f`. */
+export function formatFixed(x: number, digits: number): string {
+  if (!Number.isFinite(x)) return 'NA';
+  return x.toFixed(digits);
+}
+
+/** C++ ostream default notation with `precision` significant digits (like `%g`: trailing zeros dropped). */
+export function formatG(x: number, precision: number): string {
+  if (!Number.isFinite(x)) return 'NA';
+  if (x === 0) return Object.is(x, -0) ? '-0' : '0';
+  // Rounding can bump the exponent (9.9999999999 → 10.00000000): take it from the rounded form.
+  const e = x.toExponential(precision - 1);
+  const realExp = Number(e.slice(e.indexOf('e') + 1));
+  const useExp = realExp < -4 || realExp >= precision;
+  if (useExp) {
+    const [mant, ex] = e.split('e');
+    const m = mant.includes('.') ? mant.replace(/0+$/, '').replace(/\.$/, '') : mant;
+    return cExponent(`${m}e${ex}`);
+  }
+  const f = x.toFixed(Math.max(0, precision - 1 - realExp));
+  return f.includes('.') ? f.replace(/0+$/, '').replace(/\.$/, '') : f;
+}
+
+/**
+ * A p-value in `%.6e`, extended past double range: when p underflows (or is below 1e-300) the mantissa and
+ * exponent come from log10 p, so a p of 10^-1234.5 prints as `3.162278e-1235` rather than 0.
+ */
+export function formatP(p: number, log10p: number): string {
+  if (Number.isNaN(p) && Number.isNaN(log10p)) return 'NA';
+  if (p >= 1e-300 || !Number.isFinite(log10p)) return formatE(p);
+  let ex = Math.floor(log10p);
+  let mant = Math.pow(10, log10p - ex);
+  // Keep the mantissa in [1, 10) after rounding to 6 decimals.
+  if (Number(mant.toFixed(6)) >= 10) {
+    mant /= 10;
+    ex += 1;
+  }
+  const exStr = String(Math.abs(ex)).padStart(2, '0');
+  return `${mant.toFixed(6)}e${ex < 0 ? '-' : '+'}${exStr}`;
+}

@@ -126,15 +126,24 @@ function brentBracket(fn: (x: number) => number, lo: number, hi: number, maxIter
   }
 }
 
-/** Maximises an objective over λ with GEMMA's grid + Brent + Newton procedure. */
-export function optimiseLambda(obj: Objective, opts: LambdaOptions = GEMMA_LAMBDA): LambdaResult {
+/** The λ grid of GEMMA's search: nRegion + 1 points equally spaced in log λ. */
+export function lambdaGrid(opts: LambdaOptions = GEMMA_LAMBDA): Float64Array {
   const { lMin, lMax, nRegion } = opts;
   const step = Math.log(lMax / lMin) / nRegion;
-  const grid = new Float64Array(nRegion + 1);
-  const dev = new Float64Array(nRegion + 1);
-  for (let i = 0; i <= nRegion; i++) {
-    grid[i] = lMin * Math.exp(step * i);
-    dev[i] = obj.d1(grid[i]);
+  return Float64Array.from({ length: nRegion + 1 }, (_, i) => lMin * Math.exp(step * i));
+}
+
+/**
+ * Maximises an objective over λ with GEMMA's grid + Brent + Newton procedure. `gridDev`, when given, holds
+ * the derivative at the points of {@link lambdaGrid} (computed by the caller, e.g. shared between REML and ML).
+ */
+export function optimiseLambda(obj: Objective, opts: LambdaOptions = GEMMA_LAMBDA, gridDev?: Float64Array): LambdaResult {
+  const { lMin, lMax, nRegion } = opts;
+  const grid = lambdaGrid(opts);
+  let dev = gridDev;
+  if (!dev) {
+    dev = new Float64Array(nRegion + 1);
+    for (let i = 0; i <= nRegion; i++) dev[i] = obj.d1(grid[i]);
   }
   const brackets: Array<[number, number]> = [];
   for (let i = 0; i < nRegion; i++) {

@@ -12,7 +12,7 @@
  * Cost per SNP: O(n·(c+2)²) per likelihood evaluation, about 25–40 evaluations.
  */
 import { LmmLikelihood } from './likelihood.js';
-import { mlObjective, optimiseLambda, remlObjective } from './optimize.js';
+import { lambdaGrid, mlObjective, optimiseLambda, remlObjective } from './optimize.js';
 import type { NullModel } from './null.js';
 import { logFUpperTail, logChisqUpperTail } from './_interim_stats.js';
 
@@ -36,6 +36,9 @@ export class LmmScanner {
   private readonly lik: LmmLikelihood;
   private readonly cols: Float64Array[];
   private readonly df: number;
+  private readonly grid: Float64Array;
+  private readonly remlGrid: Float64Array;
+  private readonly mlGrid: Float64Array;
 
   constructor(
     readonly model: NullModel,
@@ -44,6 +47,9 @@ export class LmmScanner {
     this.lik = new LmmLikelihood(model.eigenvalues, model.c + 1);
     this.cols = [...model.UtW, new Float64Array(0), model.Uty];
     this.df = model.n - model.c - 1;
+    this.grid = lambdaGrid(model.lambdaOptions);
+    this.remlGrid = new Float64Array(this.grid.length);
+    this.mlGrid = new Float64Array(this.grid.length);
   }
 
   /** Tests one SNP from its rotated genotype Uᵀx (length n). */
@@ -71,11 +77,12 @@ export class LmmScanner {
       const F = (n * p.Pxy * p.Pxy) / (p.Pyy * p.Pxx);
       row.log10pScore = logFUpperTail(F, 1, df) / LN10;
     }
-    let remlLogl = NaN;
-    if (mode === 1 || mode === 4) {
-      const r = optimiseLambda(remlObjective(lik), model.lambdaOptions);
+    const wantReml = mode === 1 || mode === 4;
+    const wantMl = mode === 2 || mode === 4;
+    if (wantReml || wantMl) lik.gridD1(this.grid, wantReml ? this.remlGrid : null, wantMl ? this.mlGrid : null);
+    if (wantReml) {
+      const r = optimiseLambda(remlObjective(lik), model.lambdaOptions, this.remlGrid);
       row.lRemle = r.lambda;
-      remlLogl = r.logl;
       row.loglH1 = r.logl;
       if (Number.isFinite(r.logl)) {
         const p = this.projections(r.lambda);
@@ -86,8 +93,8 @@ export class LmmScanner {
         row.log10pWald = logFUpperTail(F, 1, df) / LN10;
       }
     }
-    if (mode === 2 || mode === 4) {
-      const r = optimiseLambda(mlObjective(lik), model.lambdaOptions);
+    if (wantMl) {
+      const r = optimiseLambda(mlObjective(lik), model.lambdaOptions, this.mlGrid);
       row.lMle = r.lambda;
       row.loglH1 = r.logl;
       const stat = 2 * (r.logl - model.loglMle);
@@ -97,7 +104,6 @@ export class LmmScanner {
       row.log10pWald = NaN;
       row.log10pLrt = NaN;
     }
-    void remlLogl;
     return row;
   }
 

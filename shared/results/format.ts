@@ -13,17 +13,45 @@ function cExponent(s: string): string {
   return `${s.slice(0, i)}e${sign}${digits.length < 2 ? '0' + digits : digits}`;
 }
 
+/**
+ * JavaScript rounds exact decimal ties away from zero ("pick the larger n"); glibc's printf rounds them to even
+ * (the current IEEE rounding mode). A tie needs the double's exact decimal expansion to end in a 5 right after
+ * the last printed digit, e.g. af = 35/560 = 0.0625 printed with 3 decimals is 0.062 in C, 0.063 in JS.
+ * `long` is the value printed with many more digits (JS prints the exact expansion); if it shows such a tie,
+ * we round the short form to even.
+ */
+function tieToEven(short: string, long: string, keep: number): string {
+  const tail = long.slice(keep).replace('.', '');
+  if (!/^50*$/.test(tail)) return short;
+  // Exact tie: the short form was rounded up (away from zero); round down instead if the kept digit is odd.
+  const truncated = long.slice(0, keep);
+  const lastDigit = Number(truncated[truncated.length - 1]);
+  return lastDigit % 2 === 0 ? truncated : short;
+}
+
 /** C `%.{digits}e`. */
 export function formatE(x: number, digits = 6): string {
   if (!Number.isFinite(x)) return 'NA';
-  const s = cExponent(x.toExponential(digits));
+  let s = x.toExponential(digits);
+  const long = x.toExponential(100);
+  const mant = long.slice(0, long.indexOf('e'));
+  const keep = digits === 0 ? 1 : mant.indexOf('.') + 1 + digits;
+  if (/^50*$/.test(mant.slice(keep).replace('.', ''))) {
+    const r = tieToEven(s.slice(0, s.indexOf('e')), mant, keep);
+    s = r + long.slice(long.indexOf('e'));
+  }
+  s = cExponent(s);
   return Object.is(x, -0) ? '-' + s : s;
 }
 
 /** C `%.{digits}f`. */
 export function formatFixed(x: number, digits: number): string {
   if (!Number.isFinite(x)) return 'NA';
-  return x.toFixed(digits);
+  const short = x.toFixed(digits);
+  if (Math.abs(x) >= 1e21 || Math.abs(x) < 1e-15) return short;
+  const long = x.toFixed(Math.min(100, digits + 70));
+  const keep = long.indexOf('.') + 1 + digits;
+  return tieToEven(short, long, keep);
 }
 
 /** C++ ostream default notation with `precision` significant digits (like `%g`: trailing zeros dropped). */

@@ -54,21 +54,38 @@ export function formatFixed(x: number, digits: number): string {
   return tieToEven(short, long, keep);
 }
 
-/** C++ ostream default notation with `precision` significant digits (like `%g`: trailing zeros dropped). */
+/**
+ * C++ ostream default notation with `precision` significant digits (like `%g`: exponent form when the
+ * exponent is < −4 or ≥ precision, trailing zeros dropped). Exact decimal ties (which need a value with a
+ * short exact binary expansion, e.g. 0.5 at precision 0) are not rounded to even here; kinship entries never
+ * hit them in practice and this runs millions of times per matrix.
+ */
 export function formatG(x: number, precision: number): string {
   if (!Number.isFinite(x)) return 'NA';
   if (x === 0) return Object.is(x, -0) ? '-0' : '0';
-  // Rounding can bump the exponent (9.9999999999 → 10.00000000): take it from the rounded form.
-  const e = x.toExponential(precision - 1);
-  const realExp = Number(e.slice(e.indexOf('e') + 1));
-  const useExp = realExp < -4 || realExp >= precision;
-  if (useExp) {
-    const [mant, ex] = e.split('e');
-    const m = mant.includes('.') ? mant.replace(/0+$/, '').replace(/\.$/, '') : mant;
-    return cExponent(`${m}e${ex}`);
+  const ax = Math.abs(x);
+  if (ax >= 1e-4 && ax < 1e15) {
+    // toPrecision uses fixed notation here; it may still switch to exponent form when rounding reaches
+    // 10^precision, which the general path below handles.
+    const f = x.toPrecision(precision);
+    if (!f.includes('e')) {
+      const intDigits = f.replace('-', '').indexOf('.');
+      if (intDigits <= precision) return f.includes('.') ? stripZeros(f) : f;
+    }
   }
-  const f = x.toFixed(Math.max(0, precision - 1 - realExp));
-  return f.includes('.') ? f.replace(/0+$/, '').replace(/\.$/, '') : f;
+  const e = x.toExponential(precision - 1);
+  const k = e.indexOf('e');
+  const realExp = Number(e.slice(k + 1));
+  if (realExp < -4 || realExp >= precision) return cExponent(`${stripZeros(e.slice(0, k))}e${e.slice(k + 1)}`);
+  return stripZeros(x.toFixed(Math.max(0, precision - 1 - realExp)));
+}
+
+function stripZeros(s: string): string {
+  if (!s.includes('.')) return s;
+  let end = s.length;
+  while (s.charCodeAt(end - 1) === 48) end--;
+  if (s.charCodeAt(end - 1) === 46) end--;
+  return s.slice(0, end);
 }
 
 /**

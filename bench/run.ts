@@ -1,0 +1,131 @@
+/**
+ * `npm run bench`: gwasgrid side by side with GEMMA 0.98.5 (Debian `gemma`) on mouse_hs1940, in one run:
+ *   1. kinship:   gemma -bfile P -gk 1            vs  gwasgrid kinship --bfile P --gk 1
+ *   2. -lmm 4 CD8: gemma -bfile P -k K -lmm 4 -n 1 vs  gwasgrid mlm --bfile P --kinship K --lmm 4 --pheno-col 1
+ * Each command runs under /usr/bin/time -v (wall seconds, max RSS); the minimum of `--reps` repetitions is
+ * reported, with per-stage times from both tools' logs and the ratio gwasgrid/GEMMA. Options:
+ *   --reps N (default 1), --backend auto|native|wasm|ts, --data DIR (default ../shared/data)
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const args = process.argv.slice(2);
+const opt = (name: string, def: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : def;
+};
+const reps = Number(opt('reps', '1'));
+const backend = opt('backend', 'auto');
+const data = resolve(opt('data', process.env.GWASGRID_DATA ?? join(repo, '../shared/data')));
+const out = join(repo, '.bench-out');
+mkdirSync(out, { recursive: true });
+
+interface Timed {
+  wall: number;
+  rssMb: number;
+  stderr: string;
+}
+
+function timed(cmd: string, argv: string[], cwd = repo): Timed {
+  const r = spawnSync('/usr/bin/time', ['-v', cmd, ...argv], { cwd, encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (r.status !== 0) {
+    throw new Error(`${cmd} ${argv.join(' ')} failed (exit ${r.status}):\n${r.stderr?.slice(-2000)}`);
+  }
+  const wall = /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)/.exec(r.stderr);
+  const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr);
+  const seconds = wall ? Number(wall[1] ?? 0) * 3600 + Number(wall[2]) * 60 + Number(wall[3]) : NaN;
+  return { wall: seconds, rssMb: rss ? Number(rss[1]) / 1024 : NaN, stderr: r.stderr };
+}
+
+function best(cmd: string, argv: string[]): Timed {
+  let b: Timed | null = null;
+  for (let i = 0; i < reps; i++) {
+    const t = timed(cmd, argv);
+    if (!b || t.wall < b.wall) b = t;
+  }
+  return b!;
+}
+
+function gemmaStages(log: string): Record<string, number> {
+  const text = readFileSync(log, 'utf8');
+  const m = (re: RegExp) => {
+    const x = re.exec(text);
+    return x ? Number(x[1]) * 60 : NaN;
+  };
+  return {
+    total: m(/total computation time = ([\d.e-]+) min/),
+    kinship: m(/time on calculating relatedness matrix = ([\d.e-]+) min/),
+    eigen: m(/time on eigen-decomposition = ([\d.e-]+) min/),
+    UtX: m(/time on calculating UtX = ([\d.e-]+) min/),
+    optimisation: m(/time on optimization = ([\d.e-]+) min/),
+  };
+}
+
+function ourStages(log: string): Record<string, number> {
+  const text = readFileSync(log, 'utf8');
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/##\s+(\w+) = ([\d.]+)/g)) out[m[1]] = Number(m[2]);
+  return out;
+}
+
+function which(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+}
+
+if (!which('gemma') || !existsSync('/usr/bin/time')) {
+  console.error('bench needs GEMMA and GNU time: apt-get install -y gemma time');
+  process.exit(1);
+}
+const P = join(data, 'mouse_hs1940', 'mouse_hs1940');
+const K = join(data, 'mouse_hs1940', 'reference', 'mouse_hs1940.cXX.txt.gz');
+const cli = join(repo, 'dist', 'bin', 'gwasgrid.js');
+const gem = join(out, 'gemma');
+mkdirSync(gem, { recursive: true });
+
+console.log(`machine: ${cpus().length} × ${cpus()[0]?.model}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; node ${process.version}; reps ${reps}`);
+const rows: Array<{ stage: string; gemma: Timed; ours: Timed; gemmaStages: Record<string, number>; ourStages: Record<string, number> }> = [];
+
+{
+  const g = best('gemma', ['-bfile', P, '-gk', '1', '-outdir', gem, '-o', 'mouse']);
+  const o = best('node', [cli, 'kinship', '--bfile', P, '--gk', '1', '--backend', backend, '--out', join(out, 'mouse'), '--log-format', 'json']);
+  const ourKin = /"kinship from \d+ SNPs in ([\d.]+) s"/.exec(o.stderr);
+  rows.push({
+    stage: 'kinship -gk 1',
+    gemma: g,
+    ours: o,
+    gemmaStages: gemmaStages(join(gem, 'mouse.log.txt')),
+    ourStages: { kinship: ourKin ? Number(ourKin[1]) : NaN },
+  });
+}
+{
+  const g = best('gemma', ['-bfile', P, '-k', K, '-lmm', '4', '-n', '1', '-outdir', gem, '-o', 'cd8']);
+  const o = best('node', [cli, 'mlm', '--bfile', P, '--kinship', K, '--lmm', '4', '--pheno-col', '1', '--backend', backend, '--out', join(out, 'cd8'), '--log-format', 'json']);
+  rows.push({ stage: '-lmm 4 CD8', gemma: g, ours: o, gemmaStages: gemmaStages(join(gem, 'cd8.log.txt')), ourStages: ourStages(join(out, 'cd8.log.txt')) });
+}
+
+const backendLine = /"backend: ([^"]+)"/.exec(rows[1].ours.stderr)?.[1] ?? backend;
+console.log(`gwasgrid backend: ${backendLine}\n`);
+console.log('| stage | GEMMA wall s | gwasgrid wall s | ratio (gwasgrid/GEMMA) | GEMMA max RSS MB | gwasgrid max RSS MB |');
+console.log('|---|---|---|---|---|---|');
+for (const r of rows) {
+  console.log(
+    `| ${r.stage} | ${r.gemma.wall.toFixed(2)} | ${r.ours.wall.toFixed(2)} | ${(r.ours.wall / r.gemma.wall).toFixed(2)} | ${r.gemma.rssMb.toFixed(0)} | ${r.ours.rssMb.toFixed(0)} |`,
+  );
+}
+console.log('\nper-stage seconds:');
+for (const r of rows) {
+  const fmt = (o: Record<string, number>) =>
+    Object.entries(o)
+      .filter(([, v]) => Number.isFinite(v))
+      .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+      .join(', ');
+  console.log(`  ${r.stage}: GEMMA { ${fmt(r.gemmaStages)} }\n  ${' '.repeat(r.stage.length)}  gwasgrid { ${fmt(r.ourStages)} }`);
+}
+writeFileSync(
+  join(out, 'bench.json'),
+  JSON.stringify({ date: new Date().toISOString(), backend: backendLine, reps, rows: rows.map((r) => ({ ...r, gemma: { ...r.gemma, stderr: undefined }, ours: { ...r.ours, stderr: undefined } })) }, null, 2),
+);

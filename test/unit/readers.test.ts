@@ -65,7 +65,7 @@ describe('PLINK bed reader', () => {
 
   it('refuses a wrong magic number', async () => {
     const p = writeFileset(tempDir('bed'), { magic: [0x00, 0x00, 0x01] });
-    await expectInputError(BedFile.open(p), /not a PLINK 1 \.bed file.*\n  fix: regenerate/s, /x\.bed$/);
+    await expectInputError(BedFile.open(p), /not a PLINK 1 \.bed file.*\n {2}fix: regenerate/s, /x\.bed$/);
   });
   it('refuses a sample-major bed', async () => {
     const p = writeFileset(tempDir('bed'), { magic: [0x6c, 0x1b, 0x00] });

@@ -12,7 +12,9 @@ import { subMatrix, type KinshipMode } from '../kinship/kinship.js';
 import type { LinalgBackend } from '../linalg/backend.js';
 import type { Logger } from '../log.js';
 import { centredEigen, fitNullModel, rotateColumns, type NullModel } from '../lmm/null.js';
-import { LmmScanner, type LmmMode } from '../lmm/scan.js';
+import type { LmmMode } from '../lmm/scan.js';
+import { ScanPool, ROW_FIELDS, arrayToRow } from '../lmm/scan-pool.js';
+import { availableParallelism } from 'node:os';
 import { AtomicWriter, writeFileAtomic } from '../io/atomic.js';
 import { assocHeader, assocLine } from '../results/assoc.js';
 import { openGenotypes, loadSamples, qcPass, type InputSpec } from './inputs.js';
@@ -27,6 +29,8 @@ export interface MlmConfig extends InputSpec {
   log: Logger;
   /** SNPs per rotation block. */
   blockSize?: number;
+  /** Threads for the per-SNP tests (default: all cores). */
+  threads?: number;
   /** The command line, for the log file. */
   commandLine?: string;
 }
@@ -71,7 +75,8 @@ export async function nullModelFromKinship(
 /**
  * Scans SNPs [start, end) that passed QC and hands each output line, in file order, to `emit`.
  * Genotypes: analysed samples only, missing values filled with the SNP's mean over the analysed samples
- * (GEMMA), rotated in blocks with the backend's GEMM.
+ * (GEMMA), rotated in blocks with the backend's GEMM; the per-SNP tests run on `threads` worker threads while
+ * the next block is read and rotated.
  */
 export async function scanRange(
   geno: GenotypeSource,
@@ -80,55 +85,75 @@ export async function scanRange(
   model: NullModel,
   mode: LmmMode,
   backend: LinalgBackend,
-  opts: { start?: number; end?: number; blockSize?: number; onProgress?: (done: number) => void },
+  opts: { start?: number; end?: number; blockSize?: number; threads?: number; onProgress?: (done: number) => void },
   emit: (snpIndex: number, line: string) => void | Promise<void>,
 ): Promise<{ tested: number; rotateSeconds: number; testSeconds: number }> {
   const n = samples.analysed.length;
   const bs = opts.blockSize ?? 128;
-  const rotated = new Float64Array(bs * n);
-  const scanner = new LmmScanner(model, mode);
+  const pool = await ScanPool.create(model, mode, opts.threads ?? defaultThreads());
   let tested = 0;
   let rotateSeconds = 0;
-  let testSeconds = 0;
-  for await (const block of geno.blocks({
-    keep: samples.analysed,
-    snpMask: qc.mask,
-    start: opts.start,
-    end: opts.end,
-    blockSize: bs,
-  })) {
-    const X = block.data;
-    for (let r = 0; r < block.count; r++) {
-      let sum = 0;
-      let cnt = 0;
-      const off = r * n;
-      for (let i = 0; i < n; i++) {
-        const v = X[off + i];
-        if (v === v) {
-          sum += v;
-          cnt++;
-        }
-      }
-      if (cnt < n) {
-        const mean = sum / cnt;
-        for (let i = 0; i < n; i++) if (X[off + i] !== X[off + i]) X[off + i] = mean;
-      }
+  const tTests = performance.now();
+  const inFlight: Array<{ indices: Int32Array; rows: Promise<Float64Array> }> = [];
+  const drainOne = async () => {
+    const head = inFlight.shift()!;
+    const rows = await head.rows;
+    for (let r = 0; r < head.indices.length; r++) {
+      const snp = head.indices[r];
+      await emit(snp, assocLine(geno.snps[snp], qc.nMiss[snp], qc.af[snp], mode, arrayToRow(rows, r * ROW_FIELDS)));
     }
-    let t = performance.now();
-    const R = rotated.subarray(0, block.count * n);
-    await backend.gemm(block.count, n, n, X, model.U, R, 0);
-    rotateSeconds += (performance.now() - t) / 1000;
-    t = performance.now();
-    for (let r = 0; r < block.count; r++) {
-      const snp = block.indices[r];
-      const row = scanner.test(R.subarray(r * n, (r + 1) * n));
-      await emit(snp, assocLine(geno.snps[snp], qc.nMiss[snp], qc.af[snp], mode, row));
-    }
-    testSeconds += (performance.now() - t) / 1000;
-    tested += block.count;
+    tested += head.indices.length;
     opts.onProgress?.(tested);
+  };
+  try {
+    for await (const block of geno.blocks({
+      keep: samples.analysed,
+      snpMask: qc.mask,
+      start: opts.start,
+      end: opts.end,
+      blockSize: bs,
+    })) {
+      imputeMeans(block.data, block.count, n);
+      const t = performance.now();
+      const R = new Float64Array(block.count * n);
+      await backend.gemm(block.count, n, n, block.data, model.U, R, 0);
+      rotateSeconds += (performance.now() - t) / 1000;
+      inFlight.push({ indices: Int32Array.from(block.indices), rows: pool.submit(R, block.count, n) });
+      if (inFlight.length > pool.threads) await drainOne();
+    }
+    while (inFlight.length) await drainOne();
+  } finally {
+    // Settle anything still running before closing the threads.
+    await Promise.allSettled(inFlight.map((f) => f.rows));
+    await pool.close();
   }
-  return { tested, rotateSeconds, testSeconds };
+  return { tested, rotateSeconds, testSeconds: (performance.now() - tTests) / 1000 - rotateSeconds };
+}
+
+/** Replaces NaN (missing) by the row's mean over its non-missing entries, for `count` rows of length n. */
+export function imputeMeans(X: Float64Array, count: number, n: number): void {
+  for (let r = 0; r < count; r++) {
+    let sum = 0;
+    let cnt = 0;
+    const off = r * n;
+    for (let i = 0; i < n; i++) {
+      const v = X[off + i];
+      if (v === v) {
+        sum += v;
+        cnt++;
+      }
+    }
+    if (cnt < n) {
+      const mean = sum / cnt;
+      for (let i = 0; i < n; i++) if (X[off + i] !== X[off + i]) X[off + i] = mean;
+    }
+  }
+}
+
+/** Worker threads for per-SNP tests: the machine's parallelism, or GWASGRID_THREADS. */
+export function defaultThreads(): number {
+  const env = Number(process.env.GWASGRID_THREADS);
+  return Number.isInteger(env) && env > 0 ? env : availableParallelism();
 }
 
 /** The whole single-process MLM. */
@@ -167,7 +192,7 @@ export async function runMlm(cfg: MlmConfig): Promise<MlmResult> {
         model,
         cfg.lmm,
         backend,
-        { blockSize: cfg.blockSize, onProgress: (d) => log.progress('association scan', d, total) },
+        { blockSize: cfg.blockSize, threads: cfg.threads, onProgress: (d) => log.progress('association scan', d, total) },
         (_snp, line) => writer.write(line),
       );
       timings.rotate = r.rotateSeconds;

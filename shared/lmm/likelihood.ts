@@ -164,13 +164,29 @@ export class LmmLikelihood {
     return Number.isFinite(ld);
   }
 
-  /** Accumulates G₀ (order ≥ 0), G₁ (order ≥ 1), G₂ (order ≥ 2) and the traces at λ. */
+  /**
+   * Accumulates G₀ (order ≥ 0), G₁ (order ≥ 1), G₂ (order ≥ 2) and the traces at λ. log|H| = Σ log(λs_k + 1)
+   * depends on λ only, not on the SNP, so it is cached per λ (the λ bounds are evaluated for every SNP and
+   * the log pass costs three times a Gram pass).
+   */
   private accumulate(lambda: number, order: 0 | 1 | 2, withLogDet: boolean): void {
-    const kernel = this.kernels[order * 2 + (withLogDet ? 1 : 0)];
+    const cached = withLogDet ? this.logDetCache.get(lambda) : undefined;
+    const kernel = this.kernels[order * 2 + (withLogDet && cached === undefined ? 1 : 0)];
     kernel(this.n, lambda, this.s, this.prod, this.g0, this.g1, this.g2, this.sums);
     this.sumD = this.sums[0];
     this.sumD2 = this.sums[1];
-    this.logDetH = this.sums[2];
+    if (withLogDet) this.logDetH = cached === undefined ? this.sums[2] : cached;
+  }
+
+  private readonly logDetCache = new Map<number, number>();
+
+  /** Precomputes log|H| at λ values every SNP will visit (the search bounds). */
+  cacheLogDet(lambdas: readonly number[]): void {
+    for (const l of lambdas) {
+      let t = 0;
+      for (let k = 0; k < this.n; k++) t += Math.log(l * this.s[k] + 1);
+      this.logDetCache.set(l, t);
+    }
   }
 
   /** Cholesky of the X-block of a packed Gram matrix into `chol`; returns log det, or NaN if not PD. */

@@ -45,6 +45,7 @@ export class LmmScanner {
     readonly mode: LmmMode,
   ) {
     this.lik = new LmmLikelihood(model.eigenvalues, model.c + 1);
+    this.lik.cacheLogDet([model.lambdaOptions.lMin, model.lambdaOptions.lMax]);
     this.cols = [...model.UtW, new Float64Array(0), model.Uty];
     this.df = model.n - model.c - 1;
     this.grid = lambdaGrid(model.lambdaOptions);

@@ -14,7 +14,7 @@
 import { LmmLikelihood } from './likelihood.js';
 import { lambdaGrid, mlObjective, optimiseLambda, remlObjective } from './optimize.js';
 import type { NullModel } from './null.js';
-import { logFUpperTail, logChisqUpperTail } from './_interim_stats.js';
+import { logFUpperTail, logChisqUpperTail } from '../stats/distributions.js';
 
 export type LmmMode = 1 | 2 | 3 | 4;
 

@@ -16,7 +16,10 @@ export default tseslint.config(
     },
   },
   {
-    files: ['packages/**/*.js', 'packages/**/*.cjs', 'bin/**/*.js'],
+    files: ['packages/**/*.js', 'packages/**/*.cjs', '**/*.mjs'],
+    languageOptions: {
+      globals: { require: 'readonly', module: 'writable', __dirname: 'readonly', __filename: 'readonly', performance: 'readonly' },
+    },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
 );

@@ -5,7 +5,6 @@
 //
 // binding: the N-API module (see src/addon.cc for the exported functions) or null.
 // variant: build/variant.json as written by scripts/build.cjs ({ lapacke, isa, selectedIsa, ... }) or null.
-/* global require, module, __dirname */ // CommonJS (the repository's ESLint config declares no CommonJS globals)
 'use strict';
 
 const fs = require('node:fs');

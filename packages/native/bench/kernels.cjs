@@ -6,7 +6,6 @@
 // Usage: node bench/kernels.cjs [--n 2000] [--k 4000] [--reps 3] [--threads 1,2] [--isa avx2,generic]
 //                               [--eigen 1000,2000] [--solver auto,own]
 // Reports the minimum wall time over the repetitions (the machine may be shared).
-/* global require */ // CommonJS (the repository's ESLint config declares no CommonJS globals)
 'use strict';
 
 const { binding, variant, reason } = require('..');

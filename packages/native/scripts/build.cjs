@@ -9,7 +9,6 @@
 //   GWASGRID_NATIVE_FORCE=1         rebuild even if build/variant.json says the build is up to date
 //   GWASGRID_NATIVE_VERBOSE=1       show the compiler output
 //   CXX                             the C++ compiler (default: c++), as used by node-gyp's make
-/* global require, __dirname */ // CommonJS (the repository's ESLint config declares no CommonJS globals)
 'use strict';
 
 const { spawnSync } = require('node:child_process');

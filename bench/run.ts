@@ -67,8 +67,9 @@ function gemmaStages(log: string): Record<string, number> {
 
 function ourStages(log: string): Record<string, number> {
   const text = readFileSync(log, 'utf8');
+  const section = text.slice(text.indexOf('Computation Time'));
   const out: Record<string, number> = {};
-  for (const m of text.matchAll(/##\s+(\w+) = ([\d.]+)/g)) out[m[1]] = Number(m[2]);
+  for (const m of section.matchAll(/##\s+(\w+) = ([\d.]+)/g)) out[m[1]] = Number(m[2]);
   return out;
 }
 

@@ -56,7 +56,7 @@ export class BimbamFile implements GenotypeSource {
     let n = -1;
     for await (const { line, lineNo } of streamLines(path)) {
       if (line.trim() === '') continue;
-      const t = tokens(line);
+      const t = headAndCount(line);
       if (t.length < 4) {
         throw new InputError('INPUT_FORMAT', `expected rs, allele1, allele0 and dosages; found ${t.length} fields`, {
           file: path,
@@ -88,6 +88,12 @@ export class BimbamFile implements GenotypeSource {
     const mask = opts.snpMask ?? null;
     const data = new Float64Array(bs * n);
     const indices = new Int32Array(bs);
+    // Output column of each genotype column (-1 = not kept).
+    const outCol = new Int32Array(this.nSamples);
+    if (keep) {
+      outCol.fill(-1);
+      keep.forEach((g, j) => (outCol[g] = j));
+    } else for (let i = 0; i < this.nSamples; i++) outCol[i] = i;
     let count = 0;
     let snp = -1;
     for await (const { line, lineNo } of streamLines(this.label)) {
@@ -96,24 +102,7 @@ export class BimbamFile implements GenotypeSource {
       if (snp < start) continue;
       if (snp >= end) break;
       if (mask && !mask[snp]) continue;
-      const t = tokens(line);
-      const row = count * n;
-      for (let j = 0; j < n; j++) {
-        const tok = t[3 + (keep ? keep[j] : j)];
-        let v: number;
-        if (tok === 'NA') v = NaN;
-        else {
-          v = Number(tok);
-          if (!Number.isFinite(v)) {
-            throw new InputError('INPUT_FORMAT', `dosage "${tok}" is not a number or NA`, {
-              file: this.label,
-              line: lineNo,
-              snp: t[0],
-            });
-          }
-        }
-        data[row + j] = v;
-      }
+      parseDosages(line, this.nSamples, outCol, data, count * n, this.label, lineNo);
       indices[count++] = snp;
       if (count === bs) {
         yield { indices: indices.subarray(0, count), count, n, data: data.subarray(0, count * n) };
@@ -124,4 +113,75 @@ export class BimbamFile implements GenotypeSource {
   }
 
   async close(): Promise<void> {}
+}
+
+const isSep = (c: number) => c === 32 || c === 44 || c === 9 || c === 13;
+
+/**
+ * Parses the dosages of one BIMBAM line (after rs, allele1, allele0) into `out[off + outCol[i]]` for kept
+ * columns, in one pass over the characters: the common one-character values 0/1/2 need no number parsing,
+ * `NA` is NaN, anything else goes through Number() and must be finite.
+ */
+function parseDosages(
+  line: string,
+  nSamples: number,
+  outCol: Int32Array,
+  out: Float64Array,
+  off: number,
+  file: string,
+  lineNo: number,
+): void {
+  const len = line.length;
+  let pos = 0;
+  let tok = 0;
+  while (pos < len) {
+    while (pos < len && isSep(line.charCodeAt(pos))) pos++;
+    if (pos >= len) break;
+    const a = pos;
+    while (pos < len && !isSep(line.charCodeAt(pos))) pos++;
+    const i = tok - 3;
+    tok++;
+    if (i < 0) continue;
+    if (i >= nSamples) break;
+    const j = outCol[i];
+    if (j < 0) continue;
+    let v: number;
+    if (pos - a === 1) {
+      const d = line.charCodeAt(a) - 48;
+      v = d >= 0 && d <= 9 ? d : NaN;
+      if (!(d >= 0 && d <= 9)) throwBad(line.slice(a, pos), file, lineNo, line);
+    } else {
+      const t = line.slice(a, pos);
+      if (t === 'NA') v = NaN;
+      else {
+        v = Number(t);
+        if (!Number.isFinite(v)) throwBad(t, file, lineNo, line);
+      }
+    }
+    out[off + j] = v;
+  }
+  if (tok - 3 < nSamples) {
+    throw new InputError('INPUT_FORMAT', `has ${Math.max(0, tok - 3)} dosages, expected ${nSamples}`, { file, line: lineNo });
+  }
+}
+
+function throwBad(tok: string, file: string, lineNo: number, line: string): never {
+  throw new InputError('INPUT_FORMAT', `dosage "${tok}" is not a number or NA`, { file, line: lineNo, snp: tokens(line)[0] });
+}
+
+/** The first three tokens of a line and the total number of tokens (as `length`), without splitting it all. */
+function headAndCount(line: string): { 0: string; 1: string; 2: string; length: number } {
+  const head: string[] = [];
+  let count = 0;
+  let pos = 0;
+  const len = line.length;
+  while (pos < len) {
+    while (pos < len && isSep(line.charCodeAt(pos))) pos++;
+    if (pos >= len) break;
+    const a = pos;
+    while (pos < len && !isSep(line.charCodeAt(pos))) pos++;
+    if (count < 3) head.push(line.slice(a, pos));
+    count++;
+  }
+  return { 0: head[0], 1: head[1], 2: head[2], length: count };
 }

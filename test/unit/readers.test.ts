@@ -136,3 +136,34 @@ describe('phenotype and covariate alignment', () => {
     expect((e as InputError).code).toBe('NO_DATA');
   });
 });
+
+describe('BIMBAM reader', () => {
+  it('parses commas/spaces, NA and non-integer dosages, joins the annotation, keeps chosen samples', async () => {
+    const { BimbamFile } = await import('../../shared/genotype/bimbam.js');
+    const dir = tempDir('bb');
+    writeFileSync(join(dir, 'g.txt'), 'rs1, A, G, 0, 1, 2, NA\nrs2 C T 1.5 0.25 2 0\n');
+    writeFileSync(join(dir, 'a.txt'), 'rs1 100 3\nrs2 NA\n');
+    const g = await BimbamFile.open(join(dir, 'g.txt'), join(dir, 'a.txt'));
+    expect(g.nSamples).toBe(4);
+    expect(g.snps.map((s) => [s.rs, s.a1, s.a0, s.chr, s.pos])).toEqual([
+      ['rs1', 'A', 'G', '3', 100],
+      ['rs2', 'C', 'T', '-9', -9],
+    ]);
+    const rows = [];
+    for await (const b of g.blocks({ blockSize: 8, keep: Int32Array.from([0, 1, 3]) })) rows.push([...b.data]);
+    expect(rows).toEqual([[0, 1, NaN, 1.5, 0.25, 0]]);
+  });
+  it('names the file, line and SNP of a bad dosage, and a short line', async () => {
+    const { BimbamFile } = await import('../../shared/genotype/bimbam.js');
+    const dir = tempDir('bb');
+    const f = join(dir, 'g.txt');
+    writeFileSync(f, 'rs1, A, G, 0, 1, 2\nrs2, A, G, 0, x, 2\n');
+    const g = await BimbamFile.open(f);
+    const drain = async () => {
+      for await (const b of g.blocks({ blockSize: 8 })) void b;
+    };
+    await expectInputError(drain(), /g\.txt:2, SNP rs2: dosage "x" is not a number or NA/, /g\.txt$/);
+    writeFileSync(f, 'rs1, A, G, 0, 1, 2\nrs2, A, G, 0, 1\n');
+    await expectInputError(BimbamFile.open(f), /g\.txt:2, SNP rs2: has 2 dosages but the first line has 3/, /g\.txt$/);
+  });
+});

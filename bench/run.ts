@@ -4,7 +4,8 @@
  *   2. -lmm 4 CD8: gemma -bfile P -k K -lmm 4 -n 1 vs  gwasgrid mlm --bfile P --kinship K --lmm 4 --pheno-col 1
  * Each command runs under /usr/bin/time -v (wall seconds, max RSS); the minimum of `--reps` repetitions is
  * reported, with per-stage times from both tools' logs and the ratio gwasgrid/GEMMA. Options:
- *   --reps N (default 1), --backend auto|native|wasm|ts, --data DIR (default ../shared/data)
+ *   --reps N (default 1), --backend auto|native|wasm|ts, --data DIR (default ../shared/data),
+ *   --sim (also sim_large 2000 × 50,000: GEMMA needs about 4 minutes there)
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -81,8 +82,6 @@ if (!which('gemma') || !existsSync('/usr/bin/time')) {
   console.error('bench needs GEMMA and GNU time: apt-get install -y gemma time');
   process.exit(1);
 }
-const P = join(data, 'mouse_hs1940', 'mouse_hs1940');
-const K = join(data, 'mouse_hs1940', 'reference', 'mouse_hs1940.cXX.txt.gz');
 const cli = join(repo, 'dist', 'bin', 'gwasgrid.js');
 const gem = join(out, 'gemma');
 mkdirSync(gem, { recursive: true });
@@ -90,25 +89,35 @@ mkdirSync(gem, { recursive: true });
 console.log(`machine: ${cpus().length} × ${cpus()[0]?.model}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; node ${process.version}; reps ${reps}`);
 const rows: Array<{ stage: string; gemma: Timed; ours: Timed; gemmaStages: Record<string, number>; ourStages: Record<string, number> }> = [];
 
-{
-  const g = best('gemma', ['-bfile', P, '-gk', '1', '-outdir', gem, '-o', 'mouse']);
-  const o = best('node', [cli, 'kinship', '--bfile', P, '--gk', '1', '--backend', backend, '--out', join(out, 'mouse'), '--log-format', 'json']);
+/** `-gk 1` then `-lmm 4` for both tools; both -lmm runs read the kinship GEMMA just wrote. */
+function dataset(label: string, P: string) {
+  const g = best('gemma', ['-bfile', P, '-gk', '1', '-outdir', gem, '-o', label]);
+  const o = best('node', [cli, 'kinship', '--bfile', P, '--gk', '1', '--backend', backend, '--out', join(out, label), '--log-format', 'json']);
   const ourKin = /"kinship from \d+ SNPs in ([\d.]+) s"/.exec(o.stderr);
   rows.push({
-    stage: 'kinship -gk 1',
+    stage: `${label} kinship -gk 1`,
     gemma: g,
     ours: o,
-    gemmaStages: gemmaStages(join(gem, 'mouse.log.txt')),
+    gemmaStages: gemmaStages(join(gem, `${label}.log.txt`)),
     ourStages: { kinship: ourKin ? Number(ourKin[1]) : NaN },
   });
-}
-{
-  const g = best('gemma', ['-bfile', P, '-k', K, '-lmm', '4', '-n', '1', '-outdir', gem, '-o', 'cd8']);
-  const o = best('node', [cli, 'mlm', '--bfile', P, '--kinship', K, '--lmm', '4', '--pheno-col', '1', '--backend', backend, '--out', join(out, 'cd8'), '--log-format', 'json']);
-  rows.push({ stage: '-lmm 4 CD8', gemma: g, ours: o, gemmaStages: gemmaStages(join(gem, 'cd8.log.txt')), ourStages: ourStages(join(out, 'cd8.log.txt')) });
+  const K = join(gem, `${label}.cXX.txt`);
+  const g2 = best('gemma', ['-bfile', P, '-k', K, '-lmm', '4', '-n', '1', '-outdir', gem, '-o', `${label}.lmm4`]);
+  const o2 = best('node', [cli, 'mlm', '--bfile', P, '--kinship', K, '--lmm', '4', '--pheno-col', '1', '--backend', backend, '--out', join(out, `${label}.lmm4`), '--log-format', 'json']);
+  rows.push({
+    stage: `${label} -lmm 4`,
+    gemma: g2,
+    ours: o2,
+    gemmaStages: gemmaStages(join(gem, `${label}.lmm4.log.txt`)),
+    ourStages: ourStages(join(out, `${label}.lmm4.log.txt`)),
+  });
 }
 
+dataset('mouse', join(data, 'mouse_hs1940', 'mouse_hs1940'));
+if (args.includes('--sim')) dataset('sim_large', join(data, 'sim_large', 'sim_n2000_m50000'));
+
 const backendLine = /"backend: ([^"]+)"/.exec(rows[1].ours.stderr)?.[1] ?? backend;
+const totals = (filter: string) => rows.filter((r) => r.stage.startsWith(filter));
 console.log(`gwasgrid backend: ${backendLine}\n`);
 console.log('| stage | GEMMA wall s | gwasgrid wall s | ratio (gwasgrid/GEMMA) | GEMMA max RSS MB | gwasgrid max RSS MB |');
 console.log('|---|---|---|---|---|---|');
@@ -116,6 +125,13 @@ for (const r of rows) {
   console.log(
     `| ${r.stage} | ${r.gemma.wall.toFixed(2)} | ${r.ours.wall.toFixed(2)} | ${(r.ours.wall / r.gemma.wall).toFixed(2)} | ${r.gemma.rssMb.toFixed(0)} | ${r.ours.rssMb.toFixed(0)} |`,
   );
+}
+for (const set of ['mouse', 'sim_large']) {
+  const rs = totals(set);
+  if (rs.length < 2) continue;
+  const g = rs.reduce((a, r) => a + r.gemma.wall, 0);
+  const o = rs.reduce((a, r) => a + r.ours.wall, 0);
+  console.log(`| ${set} total (-gk 1 then -lmm 4) | ${g.toFixed(2)} | ${o.toFixed(2)} | ${(o / g).toFixed(2)} | | |`);
 }
 console.log('\nper-stage seconds:');
 for (const r of rows) {

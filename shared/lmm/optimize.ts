@@ -35,11 +35,19 @@ export interface LambdaResult {
 const EPS = 2.220446049250313e-16;
 
 /** Brent–Dekker root bracketing on [lo, hi] until |hi−lo| < 0.1·min(|lo|,|hi|); returns the last iterate. */
-function brentBracket(fn: (x: number) => number, lo: number, hi: number, maxIter: number): { root: number; iters: number } {
+function brentBracket(
+  fn: (x: number) => number,
+  lo: number,
+  hi: number,
+  maxIter: number,
+  fLo: number,
+  fHi: number,
+): { root: number; iters: number } {
   let a = lo;
   let b = hi;
-  let fa = fn(a);
-  let fb = fn(b);
+  // The end points are grid points whose derivative the caller already has.
+  let fa = fLo;
+  let fb = fHi;
   let c = b;
   let fc = fb;
   let d = b - a;
@@ -145,9 +153,9 @@ export function optimiseLambda(obj: Objective, opts: LambdaOptions = GEMMA_LAMBD
     dev = new Float64Array(nRegion + 1);
     for (let i = 0; i <= nRegion; i++) dev[i] = obj.d1(grid[i]);
   }
-  const brackets: Array<[number, number]> = [];
+  const brackets: number[] = [];
   for (let i = 0; i < nRegion; i++) {
-    if (dev[i] * dev[i + 1] <= 0) brackets.push([grid[i], grid[i + 1]]);
+    if (dev[i] * dev[i + 1] <= 0) brackets.push(i);
   }
   if (brackets.length === 0) {
     const fl = obj.f(lMin);
@@ -159,8 +167,8 @@ export function optimiseLambda(obj: Objective, opts: LambdaOptions = GEMMA_LAMBD
   const maxIter = 100;
   let iter = 0;
   for (let bi = 0; bi < brackets.length; bi++) {
-    const [lo, hi] = brackets[bi];
-    const br = brentBracket((x) => obj.d1(x), lo, hi, maxIter - iter);
+    const g = brackets[bi];
+    const br = brentBracket((x) => obj.d1(x), grid[g], grid[g + 1], maxIter - iter, dev[g], dev[g + 1]);
     iter = 0;
     // Newton on the derivative from Brent's point.
     let l = br.root;

@@ -5,8 +5,8 @@
 export interface Logger {
   info(msg: string, fields?: Record<string, unknown>): void;
   warn(msg: string, fields?: Record<string, unknown>): void;
-  /** Progress of a long stage: k of total. Throttled. */
-  progress(stage: string, done: number, total: number): void;
+  /** Progress of a long stage: k of total (plus fields such as rate and ETA). Throttled. */
+  progress(stage: string, done: number, total: number, fields?: Record<string, unknown>): void;
 }
 
 export function createLogger(opts: { json?: boolean; quiet?: boolean } = {}): Logger {
@@ -25,17 +25,18 @@ export function createLogger(opts: { json?: boolean; quiet?: boolean } = {}): Lo
   return {
     info: (m, f) => emit('info', m, f),
     warn: (m, f) => emit('warn', m, f),
-    progress(stage, done, total) {
+    progress(stage, done, total, fields) {
       const now = Date.now();
       if (done < total && now - lastProgress < 1000) return;
       lastProgress = now;
       const elapsed = (now - t0) / 1000;
       if (opts.quiet) return;
       if (json) {
-        process.stderr.write(JSON.stringify({ t: Number(elapsed.toFixed(3)), level: 'progress', stage, done, total }) + '\n');
+        process.stderr.write(JSON.stringify({ t: Number(elapsed.toFixed(3)), level: 'progress', stage, done, total, ...fields }) + '\n');
       } else {
         const pct = total > 0 ? ((100 * done) / total).toFixed(0) : '100';
-        process.stderr.write(`[${elapsed.toFixed(1).padStart(6)}s] ${stage}: ${done}/${total} (${pct}%)\n`);
+        const extra = fields ? Object.entries(fields).map(([k, v]) => `, ${k} ${v}`).join('') : '';
+        process.stderr.write(`[${elapsed.toFixed(1).padStart(6)}s] ${stage}: ${done}/${total} (${pct}%${extra})\n`);
       }
     },
   };

@@ -54,7 +54,7 @@ export class AtomicWriter {
 }
 
 /** Writes a whole file atomically. */
-export async function writeFileAtomic(path: string, data: string): Promise<void> {
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
   const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
   await fsp.writeFile(tmp, data);
   await fsp.rename(tmp, path);

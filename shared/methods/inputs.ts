@@ -72,15 +72,7 @@ export async function qcPass(
   const qc = new SnpQc(geno.snps, geno.format === 'bed', opts.qc, samples.W, samples.c);
   const kin = opts.kinship ? new KinshipAccumulator(geno.nSamples, opts.kinship, opts.backend) : null;
   const total = geno.snps.length;
-  let done = 0;
-  for await (const block of geno.blocks({ blockSize: opts.blockSize ?? 256 })) {
-    for (let r = 0; r < block.count; r++) {
-      const keep = qc.evaluate(block.indices[r], block.data, r * block.n, samples.analysed);
-      if (keep && kin) await kin.add(block.data, r * block.n);
-    }
-    done += block.count;
-    opts.log.progress(kin ? 'QC + kinship' : 'QC', done, total);
-  }
+  await evaluateQc(geno, samples, qc, { blockSize: opts.blockSize, kin, onProgress: (done) => opts.log.progress(kin ? 'QC + kinship' : 'QC', done, total) });
   const c = qc.counts;
   opts.log.info(
     `SNP QC on ${samples.analysed.length} analysed samples: ${c.total} SNPs, removed ${c.missing} for missingness > ${opts.qc.miss}, ` +
@@ -96,4 +88,39 @@ export async function qcPass(
   }
   const K = kin ? await kin.finish() : null;
   return { qc, K, kinshipSnps: kin ? kin.snps : 0 };
+}
+
+/**
+ * QC statistics for SNPs [start, end) only, as a worker computes them for its shard: the same rules and the same
+ * per-SNP mask, af and n_miss as {@link qcPass} (QC is per SNP and deterministic); `counts` cover the range.
+ */
+export async function qcRange(
+  geno: GenotypeSource,
+  samples: AlignedSamples,
+  qcOptions: QcOptions,
+  start: number,
+  end: number,
+  blockSize?: number,
+): Promise<SnpQc> {
+  const qc = new SnpQc(geno.snps, geno.format === 'bed', qcOptions, samples.W, samples.c);
+  await evaluateQc(geno, samples, qc, { start, end, blockSize, kin: null });
+  return qc;
+}
+
+/** The QC loop of {@link qcPass} and {@link qcRange}: evaluates every SNP of the range, feeding kept ones to `kin`. */
+async function evaluateQc(
+  geno: GenotypeSource,
+  samples: AlignedSamples,
+  qc: SnpQc,
+  opts: { start?: number; end?: number; blockSize?: number; kin: KinshipAccumulator | null; onProgress?: (done: number) => void },
+): Promise<void> {
+  let done = 0;
+  for await (const block of geno.blocks({ start: opts.start, end: opts.end, blockSize: opts.blockSize ?? 256 })) {
+    for (let r = 0; r < block.count; r++) {
+      const keep = qc.evaluate(block.indices[r], block.data, r * block.n, samples.analysed);
+      if (keep && opts.kin) await opts.kin.add(block.data, r * block.n);
+    }
+    done += block.count;
+    opts.onProgress?.(done);
+  }
 }

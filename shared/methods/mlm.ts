@@ -156,39 +156,61 @@ export function defaultThreads(): number {
   return Number.isInteger(env) && env > 0 ? env : availableParallelism();
 }
 
+export interface PreparedMlm {
+  samples: AlignedSamples;
+  qc: SnpQc;
+  model: NullModel;
+  /** Stage timings in seconds (qc or qcAndKinship, readKinship, eigen, nullModel). */
+  timings: Record<string, number>;
+}
+
+/**
+ * Every stage before the scan: samples aligned, QC (with the kinship in the same pass unless `cfg.kinship`
+ * names a file), eigendecomposition and null model. The single-process run and the distributed coordinator
+ * both call this, so their inputs to the scan are the same.
+ */
+export async function prepareMlm(
+  cfg: Omit<MlmConfig, 'out' | 'blockSize' | 'threads' | 'commandLine'>,
+  geno: GenotypeSource,
+): Promise<PreparedMlm> {
+  const { log, backend } = cfg;
+  const timings: Record<string, number> = {};
+  log.info(`genotypes: ${geno.label} (${geno.format}), ${geno.nSamples} samples × ${geno.snps.length} SNPs`);
+  const samples = await loadSamples(geno, cfg, log);
+  let t = performance.now();
+  const pass = await qcPass(geno, samples, { qc: cfg.qc, kinship: cfg.kinship ? null : cfg.gk, backend, log });
+  timings[cfg.kinship ? 'qc' : 'qcAndKinship'] = (performance.now() - t) / 1000;
+  let K = pass.K;
+  if (cfg.kinship) {
+    t = performance.now();
+    K = await readKinship(cfg.kinship, geno.nSamples);
+    timings.readKinship = (performance.now() - t) / 1000;
+    log.info(`kinship read from ${cfg.kinship}`);
+  } else {
+    log.info(`kinship (--gk ${cfg.gk}) from ${pass.kinshipSnps} SNPs over ${geno.nSamples} samples`);
+  }
+  const model = await nullModelFromKinship(K!, geno.nSamples, samples, backend, log, timings);
+  return { samples, qc: pass.qc, model, timings };
+}
+
 /** The whole single-process MLM. */
 export async function runMlm(cfg: MlmConfig): Promise<MlmResult> {
   const { log, backend } = cfg;
-  const timings: Record<string, number> = {};
   const t0 = performance.now();
   await fsp.mkdir(dirname(cfg.out) || '.', { recursive: true });
   const geno = await openGenotypes(cfg);
   try {
-    log.info(`genotypes: ${geno.label} (${geno.format}), ${geno.nSamples} samples × ${geno.snps.length} SNPs`);
-    const samples = await loadSamples(geno, cfg, log);
-    let t = performance.now();
-    const pass = await qcPass(geno, samples, { qc: cfg.qc, kinship: cfg.kinship ? null : cfg.gk, backend, log });
-    timings[cfg.kinship ? 'qc' : 'qcAndKinship'] = (performance.now() - t) / 1000;
-    let K = pass.K;
-    if (cfg.kinship) {
-      t = performance.now();
-      K = await readKinship(cfg.kinship, geno.nSamples);
-      timings.readKinship = (performance.now() - t) / 1000;
-      log.info(`kinship read from ${cfg.kinship}`);
-    } else {
-      log.info(`kinship (--gk ${cfg.gk}) from ${pass.kinshipSnps} SNPs over ${geno.nSamples} samples`);
-    }
-    const model = await nullModelFromKinship(K!, geno.nSamples, samples, backend, log, timings);
+    const { samples, qc, model, timings } = await prepareMlm(cfg, geno);
     const assocPath = `${cfg.out}.assoc.txt`;
     const writer = new AtomicWriter(assocPath);
-    t = performance.now();
+    const t = performance.now();
     try {
       await writer.write(assocHeader(cfg.lmm));
-      const total = pass.qc.counts.kept;
+      const total = qc.counts.kept;
       const r = await scanRange(
         geno,
         samples,
-        pass.qc,
+        qc,
         model,
         cfg.lmm,
         backend,
@@ -205,21 +227,23 @@ export async function runMlm(cfg: MlmConfig): Promise<MlmResult> {
     timings.scan = (performance.now() - t) / 1000;
     timings.total = (performance.now() - t0) / 1000;
     const logPath = `${cfg.out}.log.txt`;
-    await writeFileAtomic(logPath, mlmLogText(cfg, geno, samples, pass.qc, model, timings));
-    log.info(`wrote ${assocPath} (${pass.qc.counts.kept} SNPs) and ${logPath} in ${timings.total.toFixed(1)} s`);
-    return { model, samples, qc: pass.qc, assocPath, logPath, timings };
+    await writeFileAtomic(logPath, mlmLogText(cfg, geno, samples, qc, model, timings));
+    log.info(`wrote ${assocPath} (${qc.counts.kept} SNPs) and ${logPath} in ${timings.total.toFixed(1)} s`);
+    return { model, samples, qc, assocPath, logPath, timings };
   } finally {
     await geno.close();
   }
 }
 
-function mlmLogText(
-  cfg: MlmConfig,
+/** The `.log.txt` text (GEMMA's layout); `extra` lines (each starting with `## `) go before the timings. */
+export function mlmLogText(
+  cfg: Pick<MlmConfig, 'lmm' | 'commandLine' | 'backend'>,
   geno: GenotypeSource,
   samples: AlignedSamples,
   qc: SnpQc,
   m: NullModel,
   timings: Record<string, number>,
+  extra: string[] = [],
 ): string {
   const g = (x: number) => x.toPrecision(6);
   const lines = [
@@ -247,6 +271,7 @@ function mlmLogText(
     `## se(beta) = ${Array.from(m.betaSe, g).join(' ')}`,
     `## lambda REMLE = ${m.lRemle.toPrecision(10)}, lambda MLE = ${m.lMle.toPrecision(10)}, trace_G = ${m.traceG.toPrecision(10)}`,
     '##',
+    ...(extra.length ? [...extra, '##'] : []),
     '## Computation Time (seconds):',
     ...Object.entries(timings).map(([k, v]) => `##      ${k} = ${v.toFixed(3)}`),
     '##',

@@ -1,7 +1,7 @@
 /**
  * Typed errors, one class per failure mode. Every error carries a stable `code`, whether retrying can help,
- * and, for input errors, where the problem is (file, line, sample) and how to fix it. Process exit codes and
- * (later) gRPC statuses are derived from the class in one place: {@link exitCodeFor}.
+ * and, for input errors, where the problem is (file, line, sample) and how to fix it. Process exit codes are
+ * derived from the code in one place ({@link exitCodeFor}); gRPC statuses in shared/protocol/status.ts.
  */
 export type ErrorCode =
   | 'USAGE'
@@ -11,6 +11,9 @@ export type ErrorCode =
   | 'NO_DATA'
   | 'NUMERIC'
   | 'RESOURCE'
+  | 'UNAUTHENTICATED'
+  | 'UNAVAILABLE'
+  | 'PROTOCOL'
   | 'INTERNAL';
 
 export interface ErrorLocation {
@@ -83,6 +86,16 @@ export class ResourceError extends GwasError {
   }
 }
 
+/**
+ * A distributed run failed between processes: the join token was refused (`UNAUTHENTICATED`), the peer could
+ * not be reached in time (`UNAVAILABLE`, retryable), or the peers disagree (`PROTOCOL`: versions, job, data).
+ */
+export class DistributedError extends GwasError {
+  constructor(code: 'UNAUTHENTICATED' | 'UNAVAILABLE' | 'PROTOCOL', message: string, opts: { hint?: string; cause?: unknown } = {}) {
+    super(code, message, { ...opts, retryable: code === 'UNAVAILABLE' });
+  }
+}
+
 /** Exit codes, documented in the README. */
 export const EXIT = {
   ok: 0,
@@ -91,6 +104,7 @@ export const EXIT = {
   input: 3,
   numeric: 4,
   resource: 5,
+  distributed: 6,
 } as const;
 
 export function exitCodeFor(err: unknown): number {
@@ -107,6 +121,10 @@ export function exitCodeFor(err: unknown): number {
       return EXIT.numeric;
     case 'RESOURCE':
       return EXIT.resource;
+    case 'UNAUTHENTICATED':
+    case 'UNAVAILABLE':
+    case 'PROTOCOL':
+      return EXIT.distributed;
     default:
       return EXIT.internal;
   }

@@ -95,6 +95,8 @@ export interface JobSpec {
   samplesSha256: string;
   /** SNPs per rotation block (0 = default). */
   blockSize: number;
+  /** SNP indices per shard (shard k covers [k·shard_size, (k+1)·shard_size) ∩ [0, total_snps)). */
+  shardSize: number;
 }
 
 /** Input paths and selections, as on the coordinator's command line. */
@@ -510,6 +512,7 @@ function createBaseJobSpec(): JobSpec {
     analysedSamples: 0,
     samplesSha256: "",
     blockSize: 0,
+    shardSize: 0,
   };
 }
 
@@ -547,6 +550,9 @@ export const JobSpec: MessageFns<JobSpec> = {
     }
     if (message.blockSize !== 0) {
       writer.uint32(88).uint32(message.blockSize);
+    }
+    if (message.shardSize !== 0) {
+      writer.uint32(96).uint32(message.shardSize);
     }
     return writer;
   },
@@ -652,6 +658,14 @@ export const JobSpec: MessageFns<JobSpec> = {
             message.blockSize = reader.uint32();
             continue;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.shardSize = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -684,6 +698,7 @@ export const JobSpec: MessageFns<JobSpec> = {
     message.analysedSamples = object.analysedSamples ?? 0;
     message.samplesSha256 = object.samplesSha256 ?? "";
     message.blockSize = object.blockSize ?? 0;
+    message.shardSize = object.shardSize ?? 0;
     return message;
   },
 };

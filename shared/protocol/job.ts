@@ -1,0 +1,132 @@
+/**
+ * The job spec a coordinator hands to its workers, and its identity.
+ *
+ * The job id is the sha256 of a canonical JSON of everything that determines the output bytes: method, input
+ * paths (absolute), QC, test mode, backend preference, block size, the genotype and sample counts, the analysed
+ * samples, the null-model hash and the shard layout. Shards written to disk are tagged with it, so a restarted
+ * coordinator only reuses shards of the very same job, and a worker's results are accepted only for its job.
+ */
+import { createHash } from 'node:crypto';
+import { resolve } from 'node:path';
+import type { InputSpec } from '../methods/inputs.js';
+import type { QcOptions } from '../genotype/qc.js';
+import type { LmmMode } from '../lmm/scan.js';
+import type { BackendPreference } from '../linalg/select.js';
+import { DistributedError } from '../errors.js';
+import { NULL_MODEL_FORMAT } from './null-model-codec.js';
+import { NULL_MODEL_VERSION } from '../lmm/null.js';
+import { pb } from './rpc.js';
+
+export interface NullModelRef {
+  sha256: string;
+  sizeBytes: number;
+  formatVersion: number;
+  modelVersion: number;
+}
+
+export interface JobDescription {
+  method: 'mlm';
+  input: InputSpec;
+  qc: QcOptions;
+  lmm: LmmMode;
+  backend: BackendPreference;
+  /** SNPs per rotation block; 0 = scanRange's default. */
+  blockSize: number;
+  totalSnps: number;
+  analysedSamples: number;
+  samplesSha256: string;
+  nullModel: NullModelRef;
+  /** SNP indices per shard (the last one may be shorter). */
+  shardSize: number;
+}
+
+/** Input paths made absolute (workers may start elsewhere on the shared filesystem). */
+export function absoluteInputs(spec: InputSpec): InputSpec {
+  const abs = (p?: string) => (p === undefined ? undefined : resolve(p));
+  return {
+    bfile: abs(spec.bfile),
+    geno: abs(spec.geno),
+    anno: abs(spec.anno),
+    pheno: abs(spec.pheno),
+    phenoCol: spec.phenoCol,
+    phenoName: spec.phenoName,
+    covar: abs(spec.covar),
+  };
+}
+
+/** sha256 (hex) of the analysed sample indices, int32 little-endian. */
+export function samplesFingerprint(analysed: Int32Array): string {
+  const le = Buffer.alloc(analysed.length * 4);
+  analysed.forEach((v, i) => le.writeInt32LE(v, i * 4));
+  return createHash('sha256').update(le).digest('hex');
+}
+
+/** JSON with sorted keys and no undefined members. */
+function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    const entries = Object.entries(v as Record<string, unknown>)
+      .filter(([, x]) => x !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonicalJson(x)}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+export function jobId(d: JobDescription): string {
+  return createHash('sha256').update(canonicalJson(d)).digest('hex');
+}
+
+export function toJobSpec(d: JobDescription): pb.JobSpec {
+  return pb.JobSpec.create({
+    jobId: jobId(d),
+    method: d.method,
+    input: {
+      bfile: d.input.bfile,
+      geno: d.input.geno,
+      anno: d.input.anno,
+      pheno: d.input.pheno,
+      phenoCol: d.input.phenoCol,
+      phenoName: d.input.phenoName,
+      covar: d.input.covar,
+    },
+    qc: { maf: d.qc.maf, miss: d.qc.miss, r2: d.qc.r2 },
+    lmm: d.lmm,
+    backend: d.backend,
+    nullModel: d.nullModel,
+    totalSnps: d.totalSnps,
+    analysedSamples: d.analysedSamples,
+    samplesSha256: d.samplesSha256,
+    blockSize: d.blockSize,
+    shardSize: d.shardSize,
+  });
+}
+
+/** Reads a received spec back, checking what this build can run; the id is recomputed and must match. */
+export function fromJobSpec(s: pb.JobSpec): { id: string; job: JobDescription } {
+  const bad = (why: string) =>
+    new DistributedError('PROTOCOL', `job spec from the coordinator: ${why}`, { hint: 'run the same gwasgrid version on the coordinator and the workers' });
+  if (s.method !== 'mlm') throw bad(`method "${s.method}" is not supported by this worker`);
+  if (![1, 2, 3, 4].includes(s.lmm)) throw bad(`lmm mode ${s.lmm}`);
+  if (!s.input || !s.qc || !s.nullModel) throw bad('incomplete');
+  if (s.nullModel.formatVersion !== NULL_MODEL_FORMAT || s.nullModel.modelVersion !== NULL_MODEL_VERSION) {
+    throw bad(`null model format ${s.nullModel.formatVersion}/version ${s.nullModel.modelVersion}, this build reads ${NULL_MODEL_FORMAT}/${NULL_MODEL_VERSION}`);
+  }
+  const i = s.input;
+  const job: JobDescription = {
+    method: 'mlm',
+    input: { bfile: i.bfile, geno: i.geno, anno: i.anno, pheno: i.pheno, phenoCol: i.phenoCol, phenoName: i.phenoName, covar: i.covar },
+    qc: { maf: s.qc.maf, miss: s.qc.miss, r2: s.qc.r2 },
+    lmm: s.lmm as LmmMode,
+    backend: s.backend as BackendPreference,
+    blockSize: s.blockSize,
+    totalSnps: s.totalSnps,
+    analysedSamples: s.analysedSamples,
+    samplesSha256: s.samplesSha256,
+    nullModel: { ...s.nullModel },
+    shardSize: s.shardSize,
+  };
+  const id = jobId(job);
+  if (id !== s.jobId) throw bad(`its id ${s.jobId.slice(0, 12)}… does not match its content (${id.slice(0, 12)}…)`);
+  return { id, job };
+}

@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 /**
- * The `gwasgrid` command: composes the analysis commands (coordinator/) and, later, the worker command
+ * The `gwasgrid` command: composes the analysis and coordinator commands (coordinator/) and the worker command
  * (worker/). Maps typed errors to documented exit codes and prints them without stack traces.
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { createRequire } from 'node:module';
 import { mlmCommand, kinshipCommand } from '../coordinator/commands.js';
+import { coordinatorCommand } from '../coordinator/distributed-command.js';
+import { workerCommand } from '../worker/command.js';
 import { GwasError, UsageError, exitCodeFor, EXIT } from '../shared/errors.js';
 
 const require = createRequire(import.meta.url);
@@ -27,12 +29,14 @@ async function main(): Promise<void> {
     .usage('$0 <command> [options]\n\nGEMMA-exact mixed-model GWAS that scales from a laptop to a cluster.')
     .command(mlmCommand)
     .command(kinshipCommand)
+    .command(coordinatorCommand)
+    .command(workerCommand)
     .demandCommand(1, 'name a command (see --help)')
     .strict()
     .version(pkg.version)
     .alias('h', 'help')
     .wrap(Math.min(110, process.stdout.columns || 110))
-    .epilog('Exit codes: 0 ok, 1 internal error, 2 usage, 3 input data, 4 numeric failure, 5 resource limit.')
+    .epilog('Exit codes: 0 ok, 1 internal error, 2 usage, 3 input data, 4 numeric failure, 5 resource limit, 6 distributed run (token refused, coordinator unreachable, version mismatch).')
     .fail((msg, err) => {
       if (err) fail(err);
       process.stderr.write(`gwasgrid: error: ${msg}\n(see gwasgrid --help)\n`);

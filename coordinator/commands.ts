@@ -1,6 +1,7 @@
 /**
  * The analysis commands (`gwasgrid mlm`, `gwasgrid kinship`): flag definitions, parsing into typed configs
- * with named defaults, and the handlers that call the single-process pipeline in shared/methods.
+ * with named defaults, and the handlers that call the single-process pipeline in shared/methods
+ * (`gwasgrid mlm --workers N`: the distributed path, embedded; see embedded.ts).
  */
 import type { Argv, CommandModule } from 'yargs';
 import { createLogger } from '../shared/log.js';
@@ -14,6 +15,10 @@ import type { LmmMode } from '../shared/lmm/scan.js';
 import type { KinshipMode } from '../shared/kinship/kinship.js';
 import { promises as fsp } from 'node:fs';
 import { dirname } from 'node:path';
+import type { Logger } from '../shared/log.js';
+import type { LinalgBackend } from '../shared/linalg/backend.js';
+import type { MlmConfig } from '../shared/methods/mlm.js';
+import { runEmbedded } from './embedded.js';
 
 export interface CommonArgs {
   bfile?: string;
@@ -72,7 +77,7 @@ export function inputOptions<T>(y: Argv<T>) {
     });
 }
 
-function inputSpec(a: CommonArgs) {
+export function inputSpec(a: CommonArgs) {
   return {
     bfile: a.bfile,
     geno: a.geno,
@@ -84,7 +89,7 @@ function inputSpec(a: CommonArgs) {
   };
 }
 
-async function setup(a: CommonArgs) {
+export async function setup(a: CommonArgs) {
   const log = createLogger({ json: a['log-format'] ? a['log-format'] === 'json' : undefined });
   const { backend, notes } = await selectBackend(a.backend);
   for (const n of notes) log.info(n);
@@ -92,36 +97,71 @@ async function setup(a: CommonArgs) {
   return { log, backend };
 }
 
-interface MlmArgs extends CommonArgs {
+export interface MlmArgs extends CommonArgs {
   kinship?: string;
   gk: number;
   lmm: number;
 }
 
-export const mlmCommand: CommandModule<object, MlmArgs> = {
+/** The model flags of `gwasgrid mlm` (also taken by `gwasgrid coordinator`). */
+export function mlmOptions<T>(y: Argv<T>) {
+  return inputOptions(y)
+    .option('kinship', { type: 'string', describe: 'kinship matrix file (GEMMA .cXX.txt/.sXX.txt, plain or .gz); computed when omitted', group: 'Model:' })
+    .option('gk', { choices: [1, 2], default: 1, describe: 'kinship when computed: 1 centred, 2 standardised', group: 'Model:' })
+    .option('lmm', { choices: [1, 2, 3, 4], default: 4, describe: 'tests: 1 Wald, 2 LRT, 3 score, 4 all three', group: 'Model:' });
+}
+
+/** The typed MLM configuration of parsed mlm flags. */
+export function mlmConfig(a: MlmArgs, log: Logger, backend: LinalgBackend): MlmConfig {
+  return {
+    ...inputSpec(a),
+    kinship: a.kinship,
+    gk: a.gk as KinshipMode,
+    lmm: a.lmm as LmmMode,
+    qc: { ...GEMMA_QC, maf: a.maf, miss: a.miss },
+    out: a.out,
+    backend,
+    log,
+    commandLine: ['gwasgrid', ...process.argv.slice(2)].join(' '),
+  };
+}
+
+interface MlmCommandArgs extends MlmArgs {
+  workers?: number;
+  'shard-size'?: number;
+}
+
+export const mlmCommand: CommandModule<object, MlmCommandArgs> = {
   command: 'mlm',
   describe: 'Mixed-model association scan with GEMMA -lmm semantics (Wald, LRT, score)',
   builder: (y) =>
-    inputOptions(y)
-      .option('kinship', { type: 'string', describe: 'kinship matrix file (GEMMA .cXX.txt/.sXX.txt, plain or .gz); computed when omitted', group: 'Model:' })
-      .option('gk', { choices: [1, 2], default: 1, describe: 'kinship when computed: 1 centred, 2 standardised', group: 'Model:' })
-      .option('lmm', { choices: [1, 2, 3, 4], default: 4, describe: 'tests: 1 Wald, 2 LRT, 3 score, 4 all three', group: 'Model:' })
+    mlmOptions(y)
+      .option('workers', {
+        type: 'number',
+        describe: 'run distributed in one go: a coordinator and N worker processes on this machine (same output bytes)',
+        group: 'Run:',
+      })
+      .option('shard-size', { type: 'number', describe: 'with --workers: SNPs per shard (default: ≤ 2000, ≥ 4 shards per worker)', group: 'Run:' })
+      .check((a) => {
+        const w = (a as unknown as MlmCommandArgs).workers;
+        const size = (a as unknown as MlmCommandArgs)['shard-size'];
+        if (w !== undefined && !(Number.isInteger(w) && w >= 1)) throw new UsageError('--workers must be a whole number ≥ 1');
+        if (size !== undefined && w === undefined) throw new UsageError('--shard-size needs --workers');
+        if (size !== undefined && !(Number.isInteger(size) && size >= 1)) throw new UsageError('--shard-size must be a whole number ≥ 1');
+        return true;
+      })
       .example('$0 mlm --bfile data/mouse --pheno-col 1 --out out/cd8', 'kinship computed, all three tests')
       .example('$0 mlm --bfile data/mouse --kinship out/mouse.cXX.txt --covar sex.txt --lmm 1 --out out/cd8', 'reuse a kinship; Wald only')
-      .example('$0 mlm --geno g.txt.gz --anno a.txt --pheno p.txt --out out/x', 'BIMBAM dosages') as unknown as Argv<MlmArgs>,
+      .example('$0 mlm --geno g.txt.gz --anno a.txt --pheno p.txt --out out/x', 'BIMBAM dosages')
+      .example('$0 mlm --bfile data/mouse --pheno-col 1 --workers 4 --out out/cd8', 'distributed over 4 local worker processes') as unknown as Argv<MlmCommandArgs>,
   handler: async (a) => {
     const { log, backend } = await setup(a);
-    await runMlm({
-      ...inputSpec(a),
-      kinship: a.kinship,
-      gk: a.gk as KinshipMode,
-      lmm: a.lmm as LmmMode,
-      qc: { ...GEMMA_QC, maf: a.maf, miss: a.miss },
-      out: a.out,
-      backend,
-      log,
-      commandLine: ['gwasgrid', ...process.argv.slice(2)].join(' '),
-    });
+    const cfg = mlmConfig(a, log, backend);
+    if (a.workers !== undefined) {
+      await runEmbedded(cfg, { workers: a.workers, shardSize: a['shard-size'], backendPreference: a.backend, logFormat: a['log-format'] });
+    } else {
+      await runMlm(cfg);
+    }
   },
 };
 

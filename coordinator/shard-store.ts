@@ -1,0 +1,147 @@
+/**
+ * Shard results on disk, beside the output: `PREFIX.shards/`.
+ *
+ * - `job.json` names the job (its id: see shared/protocol/job.ts). A coordinator refuses a folder of another job.
+ * - `shard-00012.tsv` holds the shard's output lines (no header), `shard-00012.tsv.sha256` its checksum in
+ *   `sha256sum` format. Both are written to a temporary name and renamed; the checksum file last, so it exists
+ *   only beside a complete shard file.
+ *
+ * Resume rule: a shard is done when both files exist and the shard file's sha256 equals the checksum file;
+ * anything else (a missing checksum, a mismatch, temporary files) is deleted and the shard is computed again.
+ * The merge writes `PREFIX.assoc.txt` (atomically) from the header and every shard in index order, checking
+ * each checksum again, and refuses to finish when a shard is missing or damaged.
+ */
+import { createHash } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import { basename, join } from 'node:path';
+import { AtomicWriter, writeFileAtomic } from '../shared/io/atomic.js';
+import { InputError, UsageError } from '../shared/errors.js';
+import type { ShardSpec } from './scheduler.js';
+
+export const SHARD_STORE_FORMAT = 1;
+
+export interface StoreManifest {
+  jobId: string;
+  method: string;
+  totalSnps: number;
+  shardSize: number;
+  shards: number;
+  nullModelSha256: string;
+}
+
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+export class ShardStore {
+  readonly dir: string;
+
+  constructor(readonly prefix: string) {
+    this.dir = `${prefix}.shards`;
+  }
+
+  tsvPath(s: ShardSpec): string {
+    return join(this.dir, `${s.name}.tsv`);
+  }
+  sumPath(s: ShardSpec): string {
+    return `${this.tsvPath(s)}.sha256`;
+  }
+
+  /** Creates the folder or checks that it belongs to this job; removes temporary files of a killed process. */
+  async open(m: StoreManifest): Promise<{ existed: boolean }> {
+    await fsp.mkdir(this.dir, { recursive: true });
+    const path = join(this.dir, 'job.json');
+    let existed = false;
+    try {
+      const old = JSON.parse(await fsp.readFile(path, 'utf8')) as Partial<StoreManifest> & { format?: number };
+      existed = true;
+      if (old.format !== SHARD_STORE_FORMAT || old.jobId !== m.jobId) {
+        throw new UsageError(
+          `${this.dir} holds shards of another job (job ${String(old.jobId).slice(0, 12)}…, this one is ${m.jobId.slice(0, 12)}…: ` +
+            'different inputs, flags, shard size or null model)',
+          `use another --out, or delete ${this.dir} to start this job afresh`,
+        );
+      }
+    } catch (e) {
+      if (e instanceof UsageError) throw e;
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
+        throw new InputError('INPUT_FORMAT', `cannot read the shard manifest: ${(e as Error).message}`, { file: path }, `delete ${this.dir}`);
+      }
+    }
+    for (const f of await fsp.readdir(this.dir)) if (/^\..*\.tmp-\d+$/.test(f)) await fsp.rm(join(this.dir, f), { force: true });
+    if (!existed) await writeFileAtomic(path, JSON.stringify({ format: SHARD_STORE_FORMAT, ...m, created: new Date().toISOString() }, null, 1) + '\n');
+    return { existed };
+  }
+
+  /** Whether the shard's file and checksum exist and agree. */
+  async verify(s: ShardSpec): Promise<boolean> {
+    try {
+      const [data, sum] = await Promise.all([fsp.readFile(this.tsvPath(s)), fsp.readFile(this.sumPath(s), 'utf8')]);
+      return sum.split(/\s+/)[0] === sha256(data);
+    } catch {
+      return false;
+    }
+  }
+
+  /** The shards already done (verified); leftovers of unfinished or damaged shards are deleted. */
+  async resume(shards: ShardSpec[]): Promise<{ done: ShardSpec[]; discarded: string[] }> {
+    const done: ShardSpec[] = [];
+    const discarded: string[] = [];
+    for (const s of shards) {
+      if (await this.verify(s)) done.push(s);
+      else if (await exists(this.tsvPath(s)) || (await exists(this.sumPath(s)))) {
+        discarded.push(s.name);
+        await this.discard(s);
+      }
+    }
+    return { done, discarded };
+  }
+
+  async discard(s: ShardSpec): Promise<void> {
+    await fsp.rm(this.sumPath(s), { force: true });
+    await fsp.rm(this.tsvPath(s), { force: true });
+  }
+
+  /** Writes a shard's lines and then its checksum, each atomically. */
+  async write(s: ShardSpec, data: Uint8Array, hex: string): Promise<void> {
+    await writeFileAtomic(this.tsvPath(s), data);
+    await writeFileAtomic(this.sumPath(s), `${hex}  ${basename(this.tsvPath(s))}\n`);
+  }
+
+  /** `header` then every shard in index order into `path`; refuses (and leaves no file) if a shard is missing. */
+  async merge(header: string, shards: ShardSpec[], path: string): Promise<number> {
+    const writer = new AtomicWriter(path);
+    let bytes = 0;
+    try {
+      await writer.write(header);
+      for (const s of shards) {
+        let data: Buffer;
+        let sum: string;
+        try {
+          [data, sum] = await Promise.all([fsp.readFile(this.tsvPath(s)), fsp.readFile(this.sumPath(s), 'utf8')]);
+        } catch {
+          throw new InputError('NO_DATA', `merge refused: ${s.name} is missing`, { file: this.tsvPath(s) }, 'run the coordinator again with the same --out to compute it');
+        }
+        if (sum.split(/\s+/)[0] !== sha256(data)) {
+          throw new InputError('INPUT_FORMAT', `merge refused: ${s.name} does not match its checksum`, { file: this.tsvPath(s) }, 'run the coordinator again with the same --out to recompute it');
+        }
+        await writer.write(data.toString('utf8'));
+        bytes += data.length;
+      }
+      await writer.commit();
+    } catch (e) {
+      await writer.abort();
+      throw e;
+    }
+    return bytes;
+  }
+
+  async removeAll(): Promise<void> {
+    await fsp.rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  return fsp.access(p).then(
+    () => true,
+    () => false,
+  );
+}

@@ -1,0 +1,74 @@
+/**
+ * `gwasgrid worker --coordinator HOST:PORT --token T`: joins a coordinator and scans the shards it leases until
+ * the job is done (exit 0). Exits non-zero with the reason when the token is refused (6), the coordinator is
+ * unreachable for `--timeout` seconds (6), or a shard cannot be computed here (the error's own code).
+ */
+import type { Argv, CommandModule } from 'yargs';
+import { createLogger } from '../shared/log.js';
+import { defaultThreads } from '../shared/methods/mlm.js';
+import { UsageError } from '../shared/errors.js';
+import { resolveToken, TOKEN_ENV } from '../shared/protocol/auth.js';
+import { parseHostPort } from '../shared/protocol/rpc.js';
+import { runWorker } from './run.js';
+
+interface WorkerArgs {
+  coordinator: string;
+  token?: string;
+  timeout: number;
+  threads?: number;
+  name?: string;
+  'tls-cert'?: string;
+  'tls-key'?: string;
+  'tls-ca'?: string;
+  'log-format'?: 'text' | 'json';
+}
+
+export const workerCommand: CommandModule<object, WorkerArgs> = {
+  command: 'worker',
+  describe: 'Join a distributed run: lease SNP shards from a coordinator, scan them, send the results back',
+  builder: (y) =>
+    (y as Argv<object>)
+      .option('coordinator', { type: 'string', demandOption: true, describe: 'the coordinator\'s HOST:PORT', group: 'Worker:' })
+      .option('token', { type: 'string', describe: `join token (default: $${TOKEN_ENV})`, group: 'Worker:' })
+      .option('timeout', { type: 'number', default: 60, describe: 'give up after the coordinator is unreachable this many seconds', group: 'Worker:' })
+      .option('threads', { type: 'number', describe: 'threads for the per-SNP tests (default: all cores, or $GWASGRID_THREADS)', group: 'Worker:' })
+      .option('name', { type: 'string', describe: 'a name for the coordinator\'s log', group: 'Worker:' })
+      .option('tls-cert', { type: 'string', describe: 'client certificate (PEM) for mTLS', group: 'TLS:' })
+      .option('tls-key', { type: 'string', describe: 'client key (PEM) for mTLS', group: 'TLS:' })
+      .option('tls-ca', { type: 'string', describe: 'CA (PEM) that signed the coordinator\'s certificate: connect with TLS', group: 'TLS:' })
+      .option('log-format', { choices: ['text', 'json'] as const, describe: 'log lines on stderr (default: text on a terminal, json otherwise)', group: 'Run:' })
+      .example('$0 worker --coordinator head:50051 --token "$T"', 'join and work until the job is done')
+      .check((a) => {
+        const args = a as unknown as WorkerArgs;
+        try {
+          parseHostPort(args.coordinator);
+        } catch (e) {
+          throw new UsageError(`--coordinator: ${(e as Error).message}`);
+        }
+        if (!(args.timeout > 0)) throw new UsageError('--timeout must be > 0 seconds');
+        if (args.threads !== undefined && !(Number.isInteger(args.threads) && args.threads >= 1)) throw new UsageError('--threads must be a whole number ≥ 1');
+        return true;
+      }) as unknown as Argv<WorkerArgs>,
+  handler: async (a) => {
+    const log = createLogger({ json: a['log-format'] ? a['log-format'] === 'json' : undefined });
+    const token = resolveToken(a.token);
+    const stop = new AbortController();
+    const onSignal = (sig: NodeJS.Signals) => {
+      log.warn(`${sig}: leaving after the current step`);
+      stop.abort();
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+    await runWorker({
+      coordinator: a.coordinator,
+      token,
+      tls: { cert: a['tls-cert'], key: a['tls-key'], ca: a['tls-ca'] },
+      timeoutMs: a.timeout * 1000,
+      threads: a.threads ?? defaultThreads(),
+      name: a.name,
+      log,
+      signal: stop.signal,
+    });
+    if (stop.signal.aborted) process.exitCode = 143;
+  },
+};

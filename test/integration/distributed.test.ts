@@ -1,0 +1,224 @@
+/**
+ * Distributed MLM with real processes and real gRPC on loopback (the built CLI, `dist/bin/gwasgrid.js`):
+ * coordinator + workers give the bytes of single-process `gwasgrid mlm`, also when a worker is SIGKILLed in
+ * the middle of a shard and when the coordinator is SIGKILLed and restarted with the same --out; a wrong token
+ * and an unreachable coordinator make the worker exit non-zero with the reason. Ports are chosen at run time
+ * (the coordinator listens on port 0 and logs the port). Workers run with GWASGRID_THREADS=1 (2-core machine).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { REPO, bfilePath, dataPath, tempDir } from '../helpers/data.js';
+
+const CLI = join(REPO, 'dist', 'bin', 'gwasgrid.js');
+const MOUSE = ['--bfile', bfilePath('mouse_hs1940', 'mouse_hs1940'), '--kinship', dataPath('mouse_hs1940', 'reference', 'mouse_hs1940.cXX.txt.gz'), '--pheno-col', '1'];
+const MAIZE = ['--bfile', bfilePath('maize_mdp', 'maize_mdp'), '--kinship', dataPath('maize_mdp', 'reference', 'maize_mdp.cXX.txt'), '--lmm', '1'];
+const TOKEN = 'integration-test-token';
+
+/** One log record of a child (JSON lines on a pipe; a non-JSON line becomes { msg }). */
+type Rec = { msg?: string; event?: string; worker?: string; shard?: string; port?: number; skipped?: number; level?: string };
+
+const running = new Set<ChildProcess>();
+
+class Proc {
+  readonly child: ChildProcess;
+  readonly records: Rec[] = [];
+  stderr = '';
+  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private readonly waiters: Array<() => void> = [];
+
+  constructor(args: string[], env: Record<string, string> = {}) {
+    this.child = spawn('node', [CLI, ...args], { env: { ...process.env, GWASGRID_THREADS: '1', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    running.add(this.child);
+    let partial = '';
+    this.child.stderr!.setEncoding('utf8').on('data', (s: string) => {
+      this.stderr += s;
+      const lines = (partial + s).split('\n');
+      partial = lines.pop()!;
+      for (const l of lines) {
+        try {
+          this.records.push(JSON.parse(l) as Rec);
+        } catch {
+          this.records.push({ msg: l });
+        }
+      }
+      for (const w of this.waiters.splice(0)) w();
+    });
+    this.exit = new Promise((resolve) =>
+      this.child.on('exit', (code, signal) => {
+        running.delete(this.child);
+        resolve({ code, signal });
+        for (const w of this.waiters.splice(0)) w();
+      }),
+    );
+  }
+
+  /** The first record (from `from` on) matching `pred`. */
+  async waitFor(pred: (r: Rec) => boolean, what: string, timeoutMs = 60_000, from = 0): Promise<Rec> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const hit = this.records.slice(from).find(pred);
+      if (hit) return hit;
+      if (this.child.exitCode !== null || this.child.signalCode !== null) throw new Error(`exited before ${what}:\n${this.stderr}`);
+      if (Date.now() > until) throw new Error(`timed out waiting for ${what}:\n${this.stderr}`);
+      await new Promise<void>((r) => {
+        this.waiters.push(r);
+        setTimeout(r, 200);
+      });
+    }
+  }
+
+  events(event: string): Rec[] {
+    return this.records.filter((r) => r.event === event);
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    this.child.kill(signal);
+  }
+}
+
+afterEach(() => {
+  for (const c of running) c.kill('SIGKILL');
+  running.clear();
+});
+
+const coordinator = (data: string[], out: string, extra: string[] = []) =>
+  new Proc(['coordinator', ...data, '--listen', '127.0.0.1:0', '--token', TOKEN, '--out', out, ...extra]);
+const worker = (port: number, extra: string[] = [], token = TOKEN) =>
+  new Proc(['worker', '--coordinator', `127.0.0.1:${port}`, ...extra], { GWASGRID_TOKEN: token });
+const listening = async (c: Proc) => (await c.waitFor((r) => r.event === 'listening', 'the coordinator to listen')).port!;
+
+/** Every shard finished exactly once (no duplicates, none lost). */
+function expectEachShardOnce(c: Proc, shards: number): void {
+  const done = c.events('finished').map((r) => r.shard!);
+  expect(new Set(done).size).toBe(done.length);
+  expect(done.length).toBe(shards);
+}
+
+/** A port nothing listens on. */
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+describe('distributed MLM over gRPC (real processes)', () => {
+  let mouseRef: Buffer;
+
+  beforeAll(async () => {
+    const out = join(tempDir('dist-ref'), 'cd8');
+    const p = new Proc(['mlm', ...MOUSE, '--out', out], { GWASGRID_THREADS: '2' });
+    expect((await p.exit).code, p.stderr).toBe(0);
+    mouseRef = readFileSync(`${out}.assoc.txt`);
+  });
+
+  it('coordinator + 2 workers on mouse_hs1940 CD8 write the bytes of single-process gwasgrid mlm', async () => {
+    const out = join(tempDir('dist'), 'cd8');
+    const c = coordinator(MOUSE, out);
+    const port = await listening(c);
+    const ws = [worker(port), worker(port)];
+    expect((await c.exit).code, c.stderr).toBe(0);
+    for (const w of ws) expect((await w.exit).code, w.stderr).toBe(0);
+    expect(readFileSync(`${out}.assoc.txt`).equals(mouseRef)).toBe(true);
+    expect(c.events('joined')).toHaveLength(2);
+    expectEachShardOnce(c, 16);
+    expect(c.events('broadcast')).toHaveLength(2);
+    expect(c.records.some((r) => r.level === 'progress' && /distributed scan/.test(JSON.stringify(r)))).toBe(true);
+    const log = readFileSync(`${out}.log.txt`, 'utf8');
+    expect(log).toMatch(/## pve estimate in the null model = 0\.609672/);
+    expect(log).toMatch(/## Distributed = 16 shards/);
+    // Shards and checksums stay beside the output (--keep-shards is the default).
+    expect(readdirSync(`${out}.shards`).filter((f) => f.endsWith('.tsv.sha256'))).toHaveLength(16);
+  });
+
+  it('a worker SIGKILLed mid-shard: its lease expires, another worker takes the shard, same bytes', async () => {
+    const out = join(tempDir('dist-kill-w'), 'cd8');
+    const c = coordinator(MOUSE, out, ['--shard-size', '500', '--lease-timeout', '3']);
+    const port = await listening(c);
+    const a = worker(port, ['--name', 'victim']);
+    const b = worker(port, ['--name', 'survivor']);
+    // Kill the victim right after it starts its second shard (a shard takes about half a second here).
+    const scans = () => a.records.filter((r) => r.event === 'scan');
+    await a.waitFor((r) => r.event === 'scan' && scans().length >= 2, 'the victim to start its second shard');
+    a.kill('SIGKILL');
+    const victimShard = scans()[1].shard!;
+    const victimId = a.records.find((r) => r.event === 'session')!.worker!;
+    expect((await a.exit).signal).toBe('SIGKILL');
+    // A worker may join at any time.
+    const late = worker(port, ['--name', 'late']);
+    expect((await c.exit).code, c.stderr).toBe(0);
+    for (const w of [b, late]) expect((await w.exit).code, w.stderr).toBe(0);
+
+    const expired = c.events('expired').filter((r) => r.shard === victimShard);
+    expect(expired.map((r) => r.worker)).toEqual([victimId]);
+    expect(c.events('lost').map((r) => r.worker)).toContain(victimId);
+    const finished = c.events('finished').find((r) => r.shard === victimShard)!;
+    expect(finished.worker).not.toBe(victimId);
+    expectEachShardOnce(c, 25);
+    expect(readFileSync(`${out}.assoc.txt`).equals(mouseRef)).toBe(true);
+  });
+
+  it('the coordinator SIGKILLed and restarted with the same --out resumes, skips done shards, same bytes', async () => {
+    const out = join(tempDir('dist-kill-c'), 'cd8');
+    const c1 = coordinator(MOUSE, out, ['--shard-size', '500']);
+    const port = await listening(c1);
+    const ws = [worker(port, ['--timeout', '60']), worker(port, ['--timeout', '60'])];
+    await c1.waitFor(() => c1.events('finished').length >= 4, '4 finished shards');
+    c1.kill('SIGKILL');
+    await c1.exit;
+    const before = readdirSync(`${out}.shards`).filter((f) => f.endsWith('.sha256')).length;
+    expect(before).toBeGreaterThanOrEqual(4);
+    expect(existsSync(`${out}.assoc.txt`)).toBe(false);
+
+    const c2 = new Proc(['coordinator', ...MOUSE, '--listen', `127.0.0.1:${port}`, '--token', TOKEN, '--out', out, '--shard-size', '500']);
+    const resume = await c2.waitFor((r) => r.event === 'resume', 'the resume line');
+    expect(resume.skipped).toBe(before);
+    expect(resume.msg).toMatch(new RegExp(`${before} of 25 shards already done \\(checksums verified\\), skipped`));
+    expect((await c2.exit).code, c2.stderr).toBe(0);
+    for (const w of ws) expect((await w.exit).code, w.stderr).toBe(0);
+    // Workers noticed the restart and joined the new coordinator.
+    expect(c2.events('joined')).toHaveLength(2);
+    expect(c2.events('finished').length + before).toBe(25);
+    expect(new Set([...c2.events('finished').map((r) => r.shard)]).size).toBe(25 - before);
+    expect(readFileSync(`${out}.assoc.txt`).equals(mouseRef)).toBe(true);
+  });
+
+  it('a wrong token is refused: the worker exits non-zero naming the token; the right one finishes the job', async () => {
+    const out = join(tempDir('dist-token'), 'earht');
+    const c = coordinator(MAIZE, out);
+    const port = await listening(c);
+    const bad = worker(port, [], 'not-the-token');
+    const r = await bad.exit;
+    expect(r.code).toBe(6);
+    expect(bad.stderr).toMatch(/refused the join token/);
+    expect(bad.stderr).toMatch(/--token or GWASGRID_TOKEN/);
+    expect(c.events('refused').length).toBeGreaterThanOrEqual(1);
+    expect(c.events('joined')).toHaveLength(0);
+    const good = worker(port);
+    expect((await good.exit).code, good.stderr).toBe(0);
+    expect((await c.exit).code, c.stderr).toBe(0);
+  });
+
+  it('an unreachable coordinator: the worker gives up after --timeout with the reason', async () => {
+    const port = await freePort();
+    const w = worker(port, ['--timeout', '1']);
+    const r = await w.exit;
+    expect(r.code).toBe(6);
+    expect(w.stderr).toMatch(new RegExp(`coordinator 127\\.0\\.0\\.1:${port} unreachable for \\d+ s \\(--timeout 1 s\\)`));
+  });
+
+  it('gwasgrid mlm --workers 2 (embedded) writes the bytes of plain gwasgrid mlm and removes its shards', async () => {
+    const dir = tempDir('dist-embedded');
+    const single = new Proc(['mlm', ...MAIZE, '--out', join(dir, 'single')]);
+    expect((await single.exit).code, single.stderr).toBe(0);
+    const emb = new Proc(['mlm', ...MAIZE, '--workers', '2', '--out', join(dir, 'embedded')]);
+    expect((await emb.exit).code, emb.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'embedded.assoc.txt')).equals(readFileSync(join(dir, 'single.assoc.txt')))).toBe(true);
+    expect(emb.events('joined')).toHaveLength(2);
+    expect(existsSync(join(dir, 'embedded.shards'))).toBe(false);
+    expect(readFileSync(join(dir, 'embedded.log.txt'), 'utf8')).toMatch(/## Workers = 2 local worker processes/);
+  });
+});

@@ -9,6 +9,7 @@ import type { AlignedSamples } from '../shared/samples/align.js';
 import type { NullModel } from '../shared/lmm/null.js';
 import type { LinalgBackend } from '../shared/linalg/backend.js';
 import { selectBackend } from '../shared/linalg/select.js';
+import { ScanPool } from '../shared/lmm/scan-pool.js';
 import type { Logger } from '../shared/log.js';
 import { DistributedError } from '../shared/errors.js';
 import { samplesFingerprint, type JobDescription } from '../shared/protocol/job.js';
@@ -18,6 +19,8 @@ import type { Connection } from './connection.js';
 const SAME_FILES = 'the worker must see the same input files as the coordinator (same paths, same contents)';
 
 export class WorkerJob {
+  private pool: { model: NullModel; threads: number; pool: ScanPool } | null = null;
+
   private constructor(
     readonly id: string,
     readonly spec: JobDescription,
@@ -49,8 +52,19 @@ export class WorkerJob {
     }
   }
 
-  close(): Promise<void> {
-    return this.geno.close();
+  /** The scanning threads for `model`, started once and reused for every shard of the job. */
+  async scanPool(model: NullModel, threads: number): Promise<ScanPool> {
+    if (this.pool?.model !== model || this.pool.threads !== threads) {
+      await this.pool?.pool.close();
+      this.pool = { model, threads, pool: await ScanPool.create(model, this.spec.lmm, threads) };
+    }
+    return this.pool.pool;
+  }
+
+  async close(): Promise<void> {
+    await this.pool?.pool.close();
+    this.pool = null;
+    await this.geno.close();
   }
 }
 

@@ -59,11 +59,14 @@ export async function runWorker(cfg: WorkerConfig): Promise<{ shards: number }> 
   const log = tagged(cfg.log, () => `worker ${[cfg.name, workerId].filter(Boolean).join('/') || process.pid}`);
   const conn = new Connection(cfg.coordinator, cfg.token, cfg.tls, cfg.timeoutMs, log);
   const models = new NullModelCache();
-  let session: Session | null = null;
-  let job: WorkerJob | null = null;
-  let model: NullModel | null = null;
-  let accepted = 0;
-  let jobDone = false;
+  /** Mutable state shared by the closures below. */
+  const st: { session: Session | null; job: WorkerJob | null; model: NullModel | null; accepted: number; jobDone: boolean } = {
+    session: null,
+    job: null,
+    model: null,
+    accepted: 0,
+    jobDone: false,
+  };
 
   const join = async (): Promise<Session> => {
     const reply = await conn.retry(() =>
@@ -73,12 +76,12 @@ export async function runWorker(cfg: WorkerConfig): Promise<{ shards: number }> 
       }),
     );
     const { id, job: spec } = fromJobSpec(reply.job!);
-    if (job?.id !== id) {
-      await job?.close();
-      job = null;
-      job = await WorkerJob.open(id, spec, log);
+    if (st.job?.id !== id) {
+      await st.job?.close();
+      st.job = null;
+      st.job = await WorkerJob.open(id, spec, log);
     }
-    model = await models.get(conn, reply.workerId, spec, log);
+    st.model = await models.get(conn, reply.workerId, spec, log);
     workerId = reply.workerId;
     log.info(`joined ${conn.peer} as worker ${reply.workerId} (${cfg.threads} thread(s))`, { event: 'session', worker: reply.workerId });
     return { workerId: reply.workerId, heartbeatMs: reply.heartbeatIntervalMs };
@@ -87,19 +90,19 @@ export async function runWorker(cfg: WorkerConfig): Promise<{ shards: number }> 
   /** Runs `fn` with a session, joining (again) when there is none or the coordinator forgot this worker. */
   const withSession = async <T>(fn: (s: Session) => Promise<T>): Promise<T> => {
     for (;;) {
-      session ??= await join();
+      st.session ??= await join();
       try {
-        return await fn(session);
+        return await fn(st.session);
       } catch (e) {
         if (!(e instanceof RejoinRequired)) throw e;
         log.info(`${e.message} (the coordinator restarted or changed job)`);
-        session = null;
+        st.session = null;
       }
     }
   };
 
   const runShard = async (s: Session, shard: pb.Shard): Promise<void> => {
-    const forJob = job!;
+    const forJob = st.job!;
     log.info(`scanning ${shard.name} [${shard.start}, ${shard.end}), ${shard.expectedSnps} SNPs (lease ${shard.leaseId})`, {
       event: 'scan',
       shard: shard.name,
@@ -112,7 +115,7 @@ export async function runWorker(cfg: WorkerConfig): Promise<{ shards: number }> 
         .then((r) => {
           if (r.revoked.length && !revoked) log.info(`lease ${shard.leaseId} revoked by the coordinator; dropping ${shard.name}`);
           if (r.revoked.length) revoked = true;
-          if (r.jobDone) jobDone = revoked = true;
+          if (r.jobDone) st.jobDone = revoked = true;
         })
         .catch(() => {
           // Unreachable or restarted coordinator: keep computing, the submission retries and re-joins.
@@ -120,7 +123,7 @@ export async function runWorker(cfg: WorkerConfig): Promise<{ shards: number }> 
     }, s.heartbeatMs);
     let result: Awaited<ReturnType<typeof computeShard>>;
     try {
-      result = await computeShard(forJob, model!, shard, {
+      result = await computeShard(forJob, st.model!, shard, {
         threads: cfg.threads,
         revoked: () => revoked || !!cfg.signal?.aborted,
         onProgress: (d) => (snpsDone = d),
@@ -138,37 +141,37 @@ export async function runWorker(cfg: WorkerConfig): Promise<{ shards: number }> 
     const sha256 = createHash('sha256').update(result.data).digest('hex');
     const trailer = { lineCount: result.lines, sha256, scanSeconds: result.seconds };
     const reply = await withSession(async (cur) => {
-      if (job?.id !== forJob.id) return null; // the coordinator now runs another job: this result is of no use
+      if (st.job?.id !== forJob.id) return null; // the coordinator now runs another job: this result is of no use
       const header = { workerId: cur.workerId, jobId: forJob.id, leaseId: shard.leaseId, index: shard.index, start: shard.start, end: shard.end };
       return conn.retry(() => conn.submitShard(header, result.data, trailer));
     });
     if (!reply) return;
     if (reply.outcome === pb.SubmitReply_Outcome.ACCEPTED) {
-      accepted++;
+      st.accepted++;
       log.info(`${shard.name} done: ${result.lines} SNPs in ${result.seconds.toFixed(2)} s`, { event: 'submitted', shard: shard.name });
     } else log.info(`${shard.name} was already done by another worker; result dropped`, { event: 'duplicate', shard: shard.name });
-    if (reply.jobDone) jobDone = true;
+    if (reply.jobDone) st.jobDone = true;
   };
 
   try {
-    while (!jobDone && !cfg.signal?.aborted) {
+    while (!st.jobDone && !cfg.signal?.aborted) {
       await withSession(async (s) => {
         const r = await conn.retry(() =>
-          conn.unary<pb.LeaseRequest, pb.LeaseReply>('lease', { workerId: s.workerId, jobId: job!.id }, s.heartbeatMs + 30_000),
+          conn.unary<pb.LeaseRequest, pb.LeaseReply>('lease', { workerId: s.workerId, jobId: st.job!.id }, s.heartbeatMs + 30_000),
         );
-        if (r.done) jobDone = true;
+        if (r.done) st.jobDone = true;
         else if (r.shard) await runShard(s, r.shard);
         else if (r.wait?.retryAfterMs) await sleep(r.wait.retryAfterMs);
       });
     }
-    if (jobDone) log.info(`the coordinator says the job is done (${accepted} shards accepted from this worker); exiting`, { event: 'done' });
-    else if (session as Session | null) {
-      await conn.unary('leave', { workerId: (session as unknown as Session).workerId }, 2000).catch(() => {});
+    if (st.jobDone) log.info(`the coordinator says the job is done (${st.accepted} shards accepted from this worker); exiting`, { event: 'done' });
+    else if (st.session) {
+      await conn.unary('leave', { workerId: st.session.workerId }, 2000).catch(() => {});
       log.info('left the job');
     }
-    return { shards: accepted };
+    return { shards: st.accepted };
   } finally {
-    await (job as WorkerJob | null)?.close();
+    await st.job?.close();
     conn.close();
   }
 }

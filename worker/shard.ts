@@ -1,7 +1,8 @@
 /**
  * One shard on a worker, with the single-process code: QC of the shard's SNP range (same rules, same mask,
  * af and n_miss as the coordinator's whole-file pass), then `scanRange` over [start, end) on all the
- * worker's threads. The lines come back in SNP order, exactly as `gwasgrid mlm` writes them.
+ * worker's threads (one pool of scanning threads per job, reused from shard to shard). The lines come back in
+ * SNP order, exactly as `gwasgrid mlm` writes them.
  */
 import { qcRange } from '../shared/methods/inputs.js';
 import { scanRange } from '../shared/methods/mlm.js';
@@ -38,6 +39,7 @@ export async function computeShard(
     });
   }
   const parts: string[] = [];
+  const pool = await job.scanPool(model, opts.threads);
   await scanRange(
     geno,
     samples,
@@ -45,7 +47,7 @@ export async function computeShard(
     model,
     spec.lmm,
     backend,
-    { start: shard.start, end: shard.end, blockSize: spec.blockSize || undefined, threads: opts.threads, onProgress: opts.onProgress },
+    { start: shard.start, end: shard.end, blockSize: spec.blockSize || undefined, pool, onProgress: opts.onProgress },
     (_snp, line) => {
       if (opts.revoked()) throw new ShardRevoked();
       parts.push(line);

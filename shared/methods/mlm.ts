@@ -85,12 +85,20 @@ export async function scanRange(
   model: NullModel,
   mode: LmmMode,
   backend: LinalgBackend,
-  opts: { start?: number; end?: number; blockSize?: number; threads?: number; onProgress?: (done: number) => void },
+  opts: {
+    start?: number;
+    end?: number;
+    blockSize?: number;
+    threads?: number;
+    onProgress?: (done: number) => void;
+    /** A pool made for this model and mode, reused across calls (a worker's shards); left open. */
+    pool?: ScanPool;
+  },
   emit: (snpIndex: number, line: string) => void | Promise<void>,
 ): Promise<{ tested: number; rotateSeconds: number; testSeconds: number }> {
   const n = samples.analysed.length;
   const bs = opts.blockSize ?? 128;
-  const pool = await ScanPool.create(model, mode, opts.threads ?? defaultThreads());
+  const pool = opts.pool ?? (await ScanPool.create(model, mode, opts.threads ?? defaultThreads()));
   let tested = 0;
   let rotateSeconds = 0;
   const tTests = performance.now();
@@ -125,7 +133,7 @@ export async function scanRange(
   } finally {
     // Settle anything still running before closing the threads.
     await Promise.allSettled(inFlight.map((f) => f.rows));
-    await pool.close();
+    if (!opts.pool) await pool.close();
   }
   return { tested, rotateSeconds, testSeconds: (performance.now() - tTests) / 1000 - rotateSeconds };
 }

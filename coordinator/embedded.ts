@@ -1,7 +1,8 @@
 /**
  * `gwasgrid mlm --workers N`: the distributed path in one command. The coordinator (run.ts) listens on a free
  * loopback port with a fresh random token, and N child processes of this same CLI run `gwasgrid worker` against
- * it (token passed in the environment, threads split between them). Same code as a cluster run: nothing here
+ * it (token passed in the environment, threads split between them), started at once so that their start-up
+ * overlaps the coordinator's preparation of the job. Same code as a cluster run: nothing here
  * scans. The job fails if every worker process dies before it is done.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -66,13 +67,15 @@ export async function runEmbedded(mlm: MlmConfig, o: EmbeddedOptions): Promise<C
   }
 }
 
-/** Waits for a child to exit; terminates it after `ms`. */
+/** Waits for a child to exit; sends it SIGTERM after `ms`, SIGKILL 3 s later. */
 function exited(c: ChildProcess, ms: number): Promise<void> {
   if (c.exitCode !== null || c.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
-    const timer = setTimeout(() => c.kill('SIGTERM'), ms);
+    const term = setTimeout(() => c.kill('SIGTERM'), ms);
+    const kill = setTimeout(() => c.kill('SIGKILL'), ms + 3000);
     c.once('exit', () => {
-      clearTimeout(timer);
+      clearTimeout(term);
+      clearTimeout(kill);
       resolve();
     });
   });

@@ -1,56 +1,24 @@
 /**
  * A distributed MLM run, coordinator side:
- * 1. the single-process stages up to the null model (shared/methods/mlm.ts `prepareMlm`: samples, QC,
- *    kinship or `--kinship`, eigendecomposition, λ, vg, ve), then the null model encoded and hashed once;
- * 2. SNP shards planned, `PREFIX.shards/` opened; on a restart with the same `--out`, verified shards are
- *    skipped (see shard-store.ts for the resume rules);
- * 3. the gRPC service (server.ts) serves workers until every shard is done: leases, heartbeats, results;
- * 4. every shard file verified once more, then merged in genome order into `PREFIX.assoc.txt` (the same bytes
- *    as `gwasgrid mlm`) and `PREFIX.log.txt`; workers are told the job is done and the server stops.
+ * 1. listen at once (workers may start with the coordinator: while the job is prepared, Join asks them to come
+ *    back, which counts as contact, not as an outage; a busy port fails before any work);
+ * 2. prepare the job (job.ts: QC, kinship, null model encoded and hashed, shards, resume from `PREFIX.shards/`);
+ * 3. serve it (server.ts) until every shard is done: leases, heartbeats, results; progress with SNPs/s and ETA;
+ * 4. verify every shard file once more, merge them in genome order into `PREFIX.assoc.txt` (the same bytes as
+ *    `gwasgrid mlm`) and write `PREFIX.log.txt`; tell the workers the job is done and stop the server.
  */
-import { promises as fsp } from 'node:fs';
-import { dirname } from 'node:path';
-import { openGenotypes } from '../shared/methods/inputs.js';
-import { prepareMlm, mlmLogText, type MlmConfig } from '../shared/methods/mlm.js';
+import { mlmLogText } from '../shared/methods/mlm.js';
 import { assocHeader } from '../shared/results/assoc.js';
 import { writeFileAtomic } from '../shared/io/atomic.js';
-import type { BackendPreference } from '../shared/linalg/select.js';
-import { GwasError } from '../shared/errors.js';
-import { encodeNullModel, hashEncoded, NULL_MODEL_FORMAT } from '../shared/protocol/null-model-codec.js';
-import { absoluteInputs, samplesFingerprint, toJobSpec, type JobDescription } from '../shared/protocol/job.js';
+import type { GwasError } from '../shared/errors.js';
+import type { CoordinatorServer } from '../shared/protocol/rpc.js';
 import { parseHostPort } from '../shared/protocol/rpc.js';
-import { serverCredentials, isTls, type TlsFlags } from '../shared/protocol/tls.js';
-import { Scheduler, planShards } from './scheduler.js';
-import { ShardStore } from './shard-store.js';
-import { coordinatorService, serve, shutdown, type ServiceContext } from './server.js';
+import { serverCredentials, isTls } from '../shared/protocol/tls.js';
+import type { Scheduler } from './scheduler.js';
+import { prepareJob, type CoordinatorConfig, type PreparedJob } from './job.js';
+import { coordinatorService, preparingService, serve, shutdown, type ServiceContext } from './server.js';
 
-export interface CoordinatorConfig {
-  /** The analysis, exactly as `gwasgrid mlm` would run it (threads are the workers' business). */
-  mlm: Omit<MlmConfig, 'threads'>;
-  backendPreference: BackendPreference;
-  /** HOST:PORT to listen on (port 0: any free port, logged). */
-  listen: string;
-  token: string;
-  tls: TlsFlags;
-  /** SNP indices per shard; default {@link defaultShardSize}. */
-  shardSize?: number;
-  /** Workers expected (embedded mode), for the default shard size. */
-  workersHint?: number;
-  /** A lease expires this long after the holder's last heartbeat. */
-  leaseTimeoutMs: number;
-  /** Keep `PREFIX.shards/` after the merge. */
-  keepShards: boolean;
-  /** Extra lines for the `.log.txt` (e.g. embedded mode). */
-  logLines?: string[];
-}
-
-export const DEFAULT_SHARD_SIZE = 2000;
-export const DEFAULT_LEASE_TIMEOUT_MS = 30_000;
-
-/** 2000 SNPs, or less so that there are at least 16 shards and at least 4 per expected worker. */
-export function defaultShardSize(totalSnps: number, workers = 0): number {
-  return Math.max(1, Math.min(DEFAULT_SHARD_SIZE, Math.ceil(totalSnps / Math.max(16, 4 * workers))));
-}
+export { DEFAULT_LEASE_TIMEOUT_MS, type CoordinatorConfig } from './job.js';
 
 export interface CoordinatorSummary {
   assocPath: string;
@@ -65,148 +33,49 @@ export interface RunningCoordinator {
   /** HOST:PORT actually bound. */
   address: string;
   port: number;
-  /** Settles when the job is merged and the server stopped (or failed). */
+  /** Settles when the job is merged and the server stopped (or failed, including while preparing). */
   done: Promise<CoordinatorSummary>;
   /** Stops serving and fails `done` with `err` (e.g. every embedded worker died). */
   abort(err: GwasError): void;
 }
 
+/** Binds the server and returns; the job is prepared, served and merged in `done`. */
 export async function startCoordinator(cfg: CoordinatorConfig): Promise<RunningCoordinator> {
-  const { mlm } = cfg;
-  const log = mlm.log;
+  const log = cfg.mlm.log;
   const t0 = performance.now();
-  await fsp.mkdir(dirname(mlm.out) || '.', { recursive: true });
-  const geno = await openGenotypes(mlm);
-  let prep: Awaited<ReturnType<typeof prepareMlm>>;
-  try {
-    prep = await prepareMlm(mlm, geno);
-  } finally {
-    await geno.close();
-  }
-  const { samples, qc, model, timings } = prep;
-
-  let t = performance.now();
-  const bytes = encodeNullModel(model);
-  const sha256 = hashEncoded(bytes);
-  timings.encodeNullModel = (performance.now() - t) / 1000;
-  log.info(`null model encoded: ${(bytes.length / 1e6).toFixed(1)} MB (format ${NULL_MODEL_FORMAT}), sha256 ${sha256}`);
-
-  const total = geno.snps.length;
-  const shardSize = cfg.shardSize ?? defaultShardSize(total, cfg.workersHint);
-  const shards = planShards(total, shardSize, qc.mask);
-  const desc: JobDescription = {
-    method: 'mlm',
-    input: absoluteInputs(mlm),
-    qc: mlm.qc,
-    lmm: mlm.lmm,
-    backend: cfg.backendPreference,
-    blockSize: mlm.blockSize ?? 0,
-    totalSnps: total,
-    analysedSamples: samples.analysed.length,
-    samplesSha256: samplesFingerprint(samples.analysed),
-    nullModel: { sha256, sizeBytes: bytes.length, formatVersion: NULL_MODEL_FORMAT, modelVersion: model.version },
-    shardSize,
-  };
-  const spec = toJobSpec(desc);
-  const jobId = spec.jobId;
-
-  const store = new ShardStore(mlm.out);
-  const { existed } = await store.open({ jobId, method: 'mlm', totalSnps: total, shardSize, shards: shards.length, nullModelSha256: sha256 });
-  const sched = new Scheduler(shards, { leaseTimeoutMs: cfg.leaseTimeoutMs, log });
-  let skipped = 0;
-  if (existed) {
-    const { done, discarded } = await store.resume(shards);
-    for (const s of done) sched.markDone(s.index);
-    skipped = done.length;
-    log.info(
-      `resuming job ${jobId.slice(0, 12)}… from ${store.dir}: ${skipped} of ${shards.length} shards already done (checksums verified), skipped` +
-        `${discarded.length ? `; ${discarded.length} incomplete discarded (${discarded.join(', ')})` : ''}; ${shards.length - skipped} to compute`,
-      { event: 'resume', skipped, discarded: discarded.length, shards: shards.length },
-    );
-  }
-  log.info(`job ${jobId.slice(0, 12)}…: ${shards.length} shards of ${shardSize} SNP indices, ${qc.counts.kept} SNPs to test`, {
-    event: 'job',
-    jobId,
-    shards: shards.length,
-  });
-
   const heartbeatMs = Math.max(100, Math.round(cfg.leaseTimeoutMs / 3));
-  const ctx: ServiceContext = {
-    job: { jobId, spec, model: { bytes, sha256 } },
-    scheduler: sched,
-    store,
-    log,
-    heartbeatMs,
-    leaseTimeoutMs: cfg.leaseTimeoutMs,
-    longPollMs: heartbeatMs,
-    broadcasts: [],
-  };
-  const { server, port } = await serve(coordinatorService(ctx), cfg.listen, serverCredentials(cfg.tls), cfg.token, log);
+  let service: CoordinatorServer = preparingService(Math.min(1000, heartbeatMs));
+  const { server, port } = await serve(() => service, cfg.listen, serverCredentials(cfg.tls), cfg.token, log);
   const address = `${parseHostPort(cfg.listen).host}:${port}`;
   log.info(`coordinator listening on ${address} (${isTls(cfg.tls) ? 'TLS' : 'plaintext'}, join token required)`, { event: 'listening', address, port });
 
   let aborted: GwasError | null = null;
-  const sweeper = setInterval(() => sched.sweep(), Math.max(100, Math.round(cfg.leaseTimeoutMs / 4)));
+  let job: PreparedJob | null = null;
   const done = (async (): Promise<CoordinatorSummary> => {
     try {
-      const tScan = performance.now();
-      const snps0 = sched.snpsDone;
-      const report = () => {
-        const secs = (performance.now() - tScan) / 1000;
-        const rate = secs > 0 ? (sched.snpsDone - snps0) / secs : 0;
-        const eta = rate > 0 ? (qc.counts.kept - sched.snpsDone) / rate : NaN;
-        log.progress('distributed scan (shards)', sched.done, sched.total, {
-          snps: sched.snpsDone,
-          snpsPerSecond: Math.round(rate),
-          etaSeconds: Number.isFinite(eta) ? Math.round(eta) : null,
-          workers: sched.workerCount,
-        });
+      job = await prepareJob(cfg);
+      if (aborted) throw aborted;
+      const ctx: ServiceContext = {
+        job: { jobId: job.jobId, spec: job.spec, model: { bytes: job.bytes, sha256: job.sha256 } },
+        scheduler: job.scheduler,
+        store: job.store,
+        log,
+        heartbeatMs,
+        leaseTimeoutMs: cfg.leaseTimeoutMs,
+        longPollMs: heartbeatMs,
+        broadcasts: [],
       };
-      for (;;) {
-        while (!sched.allDone && !sched.failure && !aborted) {
-          await sched.changed(1000);
-          report();
-        }
-        if (aborted || sched.failure) throw aborted ?? sched.failure;
-        // Every shard is done: check the files once more; a damaged one goes back in the queue.
-        let bad = 0;
-        for (const s of shards) {
-          if (!(await store.verify(s))) {
-            bad++;
-            log.warn(`${s.name}: ${store.tsvPath(s)} is missing or does not match its checksum; computing it again`);
-            sched.requeue(s.index);
-          }
-        }
-        if (bad === 0) break;
-      }
-      sched.finish();
-      timings.scan = (performance.now() - tScan) / 1000;
-
-      t = performance.now();
-      const assocPath = `${mlm.out}.assoc.txt`;
-      await store.merge(assocHeader(mlm.lmm), shards, assocPath);
-      timings.merge = (performance.now() - t) / 1000;
-      timings.total = (performance.now() - t0) / 1000;
-      const logPath = `${mlm.out}.log.txt`;
-      const moved = ctx.broadcasts.reduce((a, b) => a + b.bytes, 0);
-      const secs = ctx.broadcasts.reduce((a, b) => a + b.seconds, 0);
-      const extra = [
-        `## Distributed = ${shards.length} shards of ${shardSize} SNP indices (${skipped} resumed from ${store.dir}), job ${jobId}`,
-        `## Null model = ${(bytes.length / 1e6).toFixed(1)} MB, sha256 ${sha256}, sent ${ctx.broadcasts.length} times` +
-          (secs > 0 ? ` at ${(moved / 1e6 / secs).toFixed(1)} MB/s` : ''),
-        ...(cfg.logLines ?? []),
-      ];
-      await writeFileAtomic(logPath, mlmLogText(mlm, geno, samples, qc, model, timings, extra));
-      if (!cfg.keepShards) await store.removeAll();
-      log.info(`wrote ${assocPath} (${qc.counts.kept} SNPs) and ${logPath} in ${timings.total.toFixed(1)} s`);
-      await tellWorkers(sched, heartbeatMs);
-      return { assocPath, logPath, shards: shards.length, skipped, scanSeconds: timings.scan, broadcasts: ctx.broadcasts };
+      service = coordinatorService(ctx);
+      log.info('job ready: serving shards', { event: 'ready' });
+      return await serveJob(cfg, job, ctx, t0, () => aborted);
     } catch (e) {
-      sched.finish();
-      await tellWorkers(sched, heartbeatMs);
+      const sched = (job as PreparedJob | null)?.scheduler;
+      if (sched) {
+        sched.finish();
+        await tellWorkers(sched, heartbeatMs);
+      }
       throw e;
     } finally {
-      clearInterval(sweeper);
       await shutdown(server);
     }
   })();
@@ -216,9 +85,80 @@ export async function startCoordinator(cfg: CoordinatorConfig): Promise<RunningC
     done,
     abort(err) {
       aborted ??= err;
-      sched.finish();
+      (job as PreparedJob | null)?.scheduler.finish();
     },
   };
+}
+
+/** Serves until every shard is done and verified, then merges, writes the log and tells the workers. */
+async function serveJob(
+  cfg: CoordinatorConfig,
+  job: PreparedJob,
+  ctx: ServiceContext,
+  t0: number,
+  aborted: () => GwasError | null,
+): Promise<CoordinatorSummary> {
+  const { mlm } = cfg;
+  const { log } = ctx;
+  const { scheduler: sched, store, shards, qc, timings } = job;
+  const sweeper = setInterval(() => sched.sweep(), Math.max(100, Math.round(cfg.leaseTimeoutMs / 4)));
+  try {
+    const tScan = performance.now();
+    const snps0 = sched.snpsDone;
+    const report = () => {
+      const secs = (performance.now() - tScan) / 1000;
+      const rate = secs > 0 ? (sched.snpsDone - snps0) / secs : 0;
+      const eta = rate > 0 ? (qc.counts.kept - sched.snpsDone) / rate : NaN;
+      log.progress('distributed scan (shards)', sched.done, sched.total, {
+        snps: sched.snpsDone,
+        snpsPerSecond: Math.round(rate),
+        etaSeconds: Number.isFinite(eta) ? Math.round(eta) : null,
+        workers: sched.workerCount,
+      });
+    };
+    for (;;) {
+      while (!sched.allDone && !sched.failure && !aborted()) {
+        await sched.changed(1000);
+        report();
+      }
+      const failed = aborted() ?? sched.failure;
+      if (failed) throw failed;
+      // Every shard is done: check the files once more; a damaged one goes back in the queue.
+      let bad = 0;
+      for (const s of shards) {
+        if (!(await store.verify(s))) {
+          bad++;
+          log.warn(`${s.name}: ${store.tsvPath(s)} is missing or does not match its checksum; computing it again`);
+          sched.requeue(s.index);
+        }
+      }
+      if (bad === 0) break;
+    }
+    sched.finish();
+    timings.scan = (performance.now() - tScan) / 1000;
+
+    const t = performance.now();
+    const assocPath = `${mlm.out}.assoc.txt`;
+    await store.merge(assocHeader(mlm.lmm), shards, assocPath);
+    timings.merge = (performance.now() - t) / 1000;
+    timings.total = (performance.now() - t0) / 1000;
+    const logPath = `${mlm.out}.log.txt`;
+    const moved = ctx.broadcasts.reduce((a, b) => a + b.bytes, 0);
+    const secs = ctx.broadcasts.reduce((a, b) => a + b.seconds, 0);
+    const extra = [
+      `## Distributed = ${shards.length} shards of ${job.shardSize} SNP indices (${job.skipped} resumed from ${store.dir}), job ${job.jobId}`,
+      `## Null model = ${(job.bytes.length / 1e6).toFixed(1)} MB, sha256 ${job.sha256}, sent ${ctx.broadcasts.length} times` +
+        (secs > 0 ? ` at ${(moved / 1e6 / secs).toFixed(1)} MB/s` : ''),
+      ...(cfg.logLines ?? []),
+    ];
+    await writeFileAtomic(logPath, mlmLogText(mlm, job.geno, job.samples, qc, job.model, timings, extra));
+    if (!cfg.keepShards) await store.removeAll();
+    log.info(`wrote ${assocPath} (${qc.counts.kept} SNPs) and ${logPath} in ${timings.total.toFixed(1)} s`);
+    await tellWorkers(sched, ctx.heartbeatMs);
+    return { assocPath, logPath, shards: shards.length, skipped: job.skipped, scanSeconds: timings.scan, broadcasts: ctx.broadcasts };
+  } finally {
+    clearInterval(sweeper);
+  }
 }
 
 /** Gives connected workers up to two heartbeats to hear that the job is done. */
@@ -226,4 +166,3 @@ async function tellWorkers(sched: Scheduler, heartbeatMs: number): Promise<void>
   const until = Date.now() + 2 * heartbeatMs + 500;
   while (sched.untold() > 0 && Date.now() < until) await sched.changed(Math.min(200, until - Date.now()));
 }
-

@@ -192,6 +192,30 @@ export function coordinatorService(ctx: ServiceContext): CoordinatorServer {
   }
 }
 
+/**
+ * The service while the job is being prepared (QC, kinship, null model): Join asks workers to come back after
+ * `retryAfterMs`; every other call is answered "join first" (a worker of a previous coordinator process re-joins).
+ */
+export function preparingService(retryAfterMs: number): CoordinatorServer {
+  const notYet = () => new RejoinRequired('the coordinator is preparing the job: join first');
+  const refuse = unary(async () => {
+    throw notYet();
+  });
+  return {
+    join: unary(async () => pb.JoinReply.create({ retryAfterMs })),
+    fetchNullModel: (call) => call.emit('error', toStatus(notYet())),
+    lease: refuse,
+    heartbeat: refuse,
+    submitShard: (call, cb) => {
+      call.on('data', () => {});
+      call.on('error', () => {});
+      cb(toStatus(notYet()));
+    },
+    reportFailure: refuse,
+    leave: refuse,
+  };
+}
+
 /** Checks a received shard result and writes it, unless the shard is already done (a duplicate). */
 async function commit(ctx: ServiceContext, h: pb.ShardHeader, data: Buffer, t: pb.ShardTrailer): Promise<pb.SubmitReply> {
   const { scheduler: sched, store, log } = ctx;
@@ -221,9 +245,12 @@ async function commit(ctx: ServiceContext, h: pb.ShardHeader, data: Buffer, t: p
   return pb.SubmitReply.create({ outcome: pb.SubmitReply_Outcome.ACCEPTED, jobDone: sched.finished });
 }
 
-/** Starts a gRPC server for the service on `address` (HOST:PORT; port 0 = any free port). */
+/**
+ * Starts a gRPC server on `address` (HOST:PORT; port 0 = any free port). Calls go to `impl()` at the time of
+ * the call, so the service can be switched from preparing to serving without rebinding.
+ */
 export async function serve(
-  impl: CoordinatorServer,
+  impl: () => CoordinatorServer,
   address: string,
   credentials: ServerCredentials,
   token: string,
@@ -231,9 +258,13 @@ export async function serve(
 ): Promise<{ server: Server; port: number }> {
   const server = new Server(SERVER_OPTIONS);
   const refused = new Map<string, number>();
+  const current: Record<string, (...args: unknown[]) => void> = {};
+  for (const name of Object.keys(CoordinatorService)) {
+    current[name] = (...args: unknown[]) => (impl()[name] as (...a: unknown[]) => void)(...args);
+  }
   server.addService(
     CoordinatorService,
-    requireToken(CoordinatorService, impl, token, (peer, method) => {
+    requireToken(CoordinatorService, current as unknown as CoordinatorServer, token, (peer, method) => {
       const host = peer.replace(/:\d+$/, '');
       const n = (refused.get(host) ?? 0) + 1;
       refused.set(host, n);

@@ -27,6 +27,7 @@ export class Connection {
     tls: TlsFlags,
     readonly timeoutMs: number,
     private readonly log: Logger,
+    private readonly signal?: AbortSignal,
   ) {
     this.peer = `coordinator ${address}`;
     this.client = new CoordinatorClient(address, channelCredentials(tls), { ...CHANNEL_OPTIONS, interceptors: [tokenInterceptor(token)] });
@@ -65,14 +66,17 @@ export class Connection {
     });
   }
 
-  /** Runs `fn` until it succeeds, retrying while the coordinator is unreachable, for up to `timeoutMs` of outage. */
+  /**
+   * Runs `fn` until it succeeds, retrying while the coordinator is unreachable, for up to `timeoutMs` of outage
+   * (not after the signal was aborted).
+   */
   async retry<T>(fn: () => Promise<T>): Promise<T> {
     let delay = 100;
     for (;;) {
       try {
         return await fn();
       } catch (e) {
-        if (!(e instanceof DistributedError && e.code === 'UNAVAILABLE')) throw e;
+        if (!(e instanceof DistributedError && e.code === 'UNAVAILABLE') || this.signal?.aborted) throw e;
         const down = Date.now() - this.lastOk;
         if (down >= this.timeoutMs) {
           throw new DistributedError(

@@ -15,7 +15,7 @@ import { hostname } from 'node:os';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { NullModel } from '../shared/lmm/null.js';
-import { GwasError } from '../shared/errors.js';
+import { DistributedError, GwasError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { PROTOCOL_VERSION, pb } from '../shared/protocol/rpc.js';
 import { RejoinRequired } from '../shared/protocol/status.js';
@@ -57,7 +57,7 @@ function tagged(base: Logger, tag: () => string): Logger {
 export async function runWorker(cfg: WorkerConfig): Promise<{ shards: number }> {
   let workerId = '';
   const log = tagged(cfg.log, () => `worker ${[cfg.name, workerId].filter(Boolean).join('/') || process.pid}`);
-  const conn = new Connection(cfg.coordinator, cfg.token, cfg.tls, cfg.timeoutMs, log);
+  const conn = new Connection(cfg.coordinator, cfg.token, cfg.tls, cfg.timeoutMs, log, cfg.signal);
   const models = new NullModelCache();
   /** Mutable state shared by the closures below. */
   const st: { session: Session | null; job: WorkerJob | null; model: NullModel | null; accepted: number; jobDone: boolean } = {
@@ -69,13 +69,20 @@ export async function runWorker(cfg: WorkerConfig): Promise<{ shards: number }> 
   };
 
   const join = async (): Promise<Session> => {
-    const reply = await conn.retry(() =>
-      conn.unary<pb.JoinRequest, pb.JoinReply>('join', {
-        protocolVersion: PROTOCOL_VERSION,
-        info: { host: hostname(), pid: process.pid, threads: cfg.threads, version, name: cfg.name ?? '' },
-      }),
-    );
-    const { id, job: spec } = fromJobSpec(reply.job!);
+    let reply: pb.JoinReply;
+    for (let told = false; ; told = true) {
+      reply = await conn.retry(() =>
+        conn.unary<pb.JoinRequest, pb.JoinReply>('join', {
+          protocolVersion: PROTOCOL_VERSION,
+          info: { host: hostname(), pid: process.pid, threads: cfg.threads, version, name: cfg.name ?? '' },
+        }),
+      );
+      if (reply.job) break;
+      if (cfg.signal?.aborted) throw new DistributedError('UNAVAILABLE', 'stopped while the coordinator was preparing the job');
+      if (!told) log.info(`${conn.peer} is preparing the job; waiting`, { event: 'waiting' });
+      await sleep(reply.retryAfterMs || 1000);
+    }
+    const { id, job: spec } = fromJobSpec(reply.job);
     if (st.job?.id !== id) {
       await st.job?.close();
       st.job = null;
@@ -90,8 +97,8 @@ export async function runWorker(cfg: WorkerConfig): Promise<{ shards: number }> 
   /** Runs `fn` with a session, joining (again) when there is none or the coordinator forgot this worker. */
   const withSession = async <T>(fn: (s: Session) => Promise<T>): Promise<T> => {
     for (;;) {
-      st.session ??= await join();
       try {
+        st.session ??= await join();
         return await fn(st.session);
       } catch (e) {
         if (!(e instanceof RejoinRequired)) throw e;

@@ -124,6 +124,8 @@ describe('distributed MLM over gRPC (real processes)', () => {
     for (const w of ws) expect((await w.exit).code, w.stderr).toBe(0);
     expect(readFileSync(`${out}.assoc.txt`).equals(mouseRef)).toBe(true);
     expect(c.events('joined')).toHaveLength(2);
+    // The coordinator listens before it prepares the job: workers started with it are asked to wait.
+    expect(ws.some((w) => w.events('waiting').length > 0)).toBe(true);
     expectEachShardOnce(c, 16);
     expect(c.events('broadcast')).toHaveLength(2);
     expect(c.records.some((r) => r.level === 'progress' && /distributed scan/.test(JSON.stringify(r)))).toBe(true);

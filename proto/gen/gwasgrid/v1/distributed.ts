@@ -69,6 +69,11 @@ export interface JoinReply {
   job: JobSpec | undefined;
   heartbeatIntervalMs: number;
   leaseTimeoutMs: number;
+  /**
+   * Non-zero (and no job, no worker id) while the coordinator is still preparing the job (QC, kinship, null
+   * model): join again after this many milliseconds. The coordinator is reachable, so this is no outage.
+   */
+  retryAfterMs: number;
 }
 
 /** Everything a worker needs to reproduce the coordinator's per-SNP inputs. */
@@ -409,7 +414,7 @@ export const JoinRequest: MessageFns<JoinRequest> = {
 };
 
 function createBaseJoinReply(): JoinReply {
-  return { workerId: "", job: undefined, heartbeatIntervalMs: 0, leaseTimeoutMs: 0 };
+  return { workerId: "", job: undefined, heartbeatIntervalMs: 0, leaseTimeoutMs: 0, retryAfterMs: 0 };
 }
 
 export const JoinReply: MessageFns<JoinReply> = {
@@ -425,6 +430,9 @@ export const JoinReply: MessageFns<JoinReply> = {
     }
     if (message.leaseTimeoutMs !== 0) {
       writer.uint32(32).uint32(message.leaseTimeoutMs);
+    }
+    if (message.retryAfterMs !== 0) {
+      writer.uint32(40).uint32(message.retryAfterMs);
     }
     return writer;
   },
@@ -474,6 +482,14 @@ export const JoinReply: MessageFns<JoinReply> = {
             message.leaseTimeoutMs = reader.uint32();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.retryAfterMs = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -495,6 +511,7 @@ export const JoinReply: MessageFns<JoinReply> = {
     message.job = (object.job !== undefined && object.job !== null) ? JobSpec.fromPartial(object.job) : undefined;
     message.heartbeatIntervalMs = object.heartbeatIntervalMs ?? 0;
     message.leaseTimeoutMs = object.leaseTimeoutMs ?? 0;
+    message.retryAfterMs = object.retryAfterMs ?? 0;
     return message;
   },
 };
@@ -2249,7 +2266,7 @@ export const LeaveReply: MessageFns<LeaveReply> = {
 
 export type CoordinatorService = typeof CoordinatorService;
 export const CoordinatorService = {
-  /** Registers a worker and returns the job it will work on. */
+  /** Registers a worker and returns the job it will work on (or asks it to come back: retry_after_ms). */
   join: {
     path: "/gwasgrid.v1.Coordinator/Join" as const,
     requestStream: false as const,
@@ -2326,7 +2343,7 @@ export const CoordinatorService = {
 } as const;
 
 export interface CoordinatorServer extends UntypedServiceImplementation {
-  /** Registers a worker and returns the job it will work on. */
+  /** Registers a worker and returns the job it will work on (or asks it to come back: retry_after_ms). */
   join: handleUnaryCall<JoinRequest, JoinReply>;
   /** The encoded null model in chunks of about 1 MiB (grpc-js receives at most 4 MiB per message by default). */
   fetchNullModel: handleServerStreamingCall<FetchNullModelRequest, NullModelChunk>;
@@ -2346,7 +2363,7 @@ export interface CoordinatorServer extends UntypedServiceImplementation {
 }
 
 export interface CoordinatorClient extends Client {
-  /** Registers a worker and returns the job it will work on. */
+  /** Registers a worker and returns the job it will work on (or asks it to come back: retry_after_ms). */
   join(request: JoinRequest, callback: (error: ServiceError | null, response: JoinReply) => void): ClientUnaryCall;
   join(
     request: JoinRequest,

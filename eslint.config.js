@@ -15,6 +15,35 @@ export default tseslint.config(
       'prefer-const': 'error',
     },
   },
+  // Process boundaries (ARCHITECTURE.md): coordinator/ and worker/ never import each other; only shared/protocol
+  // imports the generated gRPC code; nothing else in shared/ touches gRPC.
+  {
+    files: ['coordinator/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [
+        { group: ['**/worker/*'], message: 'coordinator/ never imports worker/' },
+        { group: ['**/proto/gen/**'], message: 'use shared/protocol/rpc.js' },
+      ] }],
+    },
+  },
+  {
+    files: ['worker/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [
+        { group: ['**/coordinator/*'], message: 'worker/ never imports coordinator/' },
+        { group: ['**/proto/gen/**'], message: 'use shared/protocol/rpc.js' },
+      ] }],
+    },
+  },
+  {
+    files: ['shared/**/*.ts'],
+    ignores: ['shared/protocol/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [
+        { group: ['**/proto/gen/**', '@grpc/*', '**/protocol/*', 'nats'], message: 'only shared/protocol touches gRPC/NATS' },
+      ] }],
+    },
+  },
   {
     files: ['packages/**/*.js', 'packages/**/*.cjs', '**/*.mjs'],
     languageOptions: {

@@ -18,15 +18,22 @@
  * d = n − q, and the derivatives follow from d(yᵀPy)/dλ = −yᵀPKPy with λ·yᵀPKPy = yᵀPy − yᵀPPy (GEMMA's
  * identities), so they agree with GEMMA 0.98.5 (src/lmm.cpp LogL_f/LogRL_f and their dev1/dev2) to rounding.
  *
- * Cost: O(n·V²) per evaluation for V = q + 1 variables; no allocation per evaluation.
+ * Cost: O(n·V²) per evaluation for V = q + 1 variables; no allocation per evaluation. The O(n·V²) part, the
+ * weighted-Gram accumulation, runs in WebAssembly SIMD when available ({@link WasmGram}, `gram-wasm.ts`; 3–7×
+ * faster) and otherwise in a generated JavaScript kernel; `GWASGRID_GRAM=js` forces the latter.
  */
+import { createWasmGram, gramChoiceFromEnv, type GramChoice, type WasmGram } from './gram-wasm.js';
 
 /** Number of entries of a packed symmetric V × V matrix. */
 export const packedSize = (v: number) => (v * (v + 1)) / 2;
 /** Index of (a, b), a ≤ b, in a packed upper triangle stored row by row. */
 const pidx = (v: number, a: number, b: number): number => (a <= b ? a * v - (a * (a - 1)) / 2 + (b - a) : pidx(v, b, a));
 
-type AccumulateKernel = (
+/**
+ * A JavaScript Gram kernel: for λ and the k-major products prod[k·np + j], writes G₀ (and G₁, G₂ up to its
+ * order) into g0/g1/g2 and Σd, Σd², log|H| (when built with the log) into sums[0..2].
+ */
+export type AccumulateKernel = (
   n: number,
   lambda: number,
   s: Float64Array,
@@ -42,9 +49,10 @@ const kernels = new Map<string, AccumulateKernel>();
 /**
  * The weighted-Gram accumulation is the hot loop of the whole scan (≈ 50 calls per SNP). It is generated once
  * per (number of products, derivative order) with the products unrolled into scalar accumulators, which V8
- * keeps in registers; the generic array-indexed loop was 3–4× slower.
+ * keeps in registers; the generic array-indexed loop was 3–4× slower. This is the fallback path (and the
+ * reference of the WebAssembly one, `gram-wasm.ts`, in tests and benchmarks).
  */
-function accumulator(np: number, order: 0 | 1 | 2, withLog: boolean): AccumulateKernel {
+export function accumulator(np: number, order: 0 | 1 | 2, withLog: boolean): AccumulateKernel {
   const key = `${np}:${order}:${withLog ? 1 : 0}`;
   let k = kernels.get(key);
   if (k) return k;
@@ -84,6 +92,12 @@ sums[0] = sd; sums[1] = sd2; sums[2] = ldh + Math.log(ph);`;
   return k;
 }
 
+/** Options of {@link LmmLikelihood}. */
+export interface LmmLikelihoodOptions {
+  /** Gram accumulation path (default: the `GWASGRID_GRAM` environment variable, else `auto`). */
+  gram?: GramChoice;
+}
+
 export interface Derivs {
   f: number;
   d1: number;
@@ -99,7 +113,11 @@ export class LmmLikelihood {
   readonly V: number;
   readonly q: number;
   private readonly np: number;
-  /** Per-k products v_a v_b, k-major: prod[k·np + pidx(a,b)]. */
+  /** The wasm Gram accumulator, or null on the JavaScript path. */
+  private readonly wasm: WasmGram | null;
+  /** Which path accumulates: `js`, or the wasm build (`relaxed` or `simd`). */
+  readonly gramPath: 'js' | 'relaxed' | 'simd';
+  /** JavaScript path: per-k products v_a v_b, k-major: prod[k·np + pidx(a,b)] (empty on the wasm path). */
   private readonly prod: Float64Array;
   private readonly g0: Float64Array;
   private readonly g1: Float64Array;
@@ -118,32 +136,58 @@ export class LmmLikelihood {
   private readonly tmpQ3: Float64Array;
   private readonly ainvG1: Float64Array;
 
+  /**
+   * `s`: the n eigenvalues (the wasm path copies them here; do not change them afterwards); q fixed effects.
+   */
   constructor(
     readonly s: Float64Array,
     q: number,
+    options: LmmLikelihoodOptions = {},
   ) {
     this.n = s.length;
     this.q = q;
     this.V = q + 1;
     this.np = packedSize(this.V);
-    this.prod = new Float64Array(this.n * this.np);
-    this.g0 = new Float64Array(this.np);
-    this.g1 = new Float64Array(this.np);
-    this.g2 = new Float64Array(this.np);
+    this.wasm = createWasmGram(s, this.V, options.gram ?? gramChoiceFromEnv());
+    if (this.wasm) {
+      this.gramPath = this.wasm.variant;
+      this.prod = new Float64Array(0);
+      this.g0 = this.wasm.g0;
+      this.g1 = this.wasm.g1;
+      this.g2 = this.wasm.g2;
+    } else {
+      this.gramPath = 'js';
+      this.prod = new Float64Array(this.n * this.np);
+      this.g0 = new Float64Array(this.np);
+      this.g1 = new Float64Array(this.np);
+      this.g2 = new Float64Array(this.np);
+    }
     this.unit = new Float64Array(this.np);
     this.chol = new Float64Array(q * q);
     this.tmpQ = new Float64Array(q);
     this.tmpQ2 = new Float64Array(q);
     this.tmpQ3 = new Float64Array(q);
     this.ainvG1 = new Float64Array(q * q);
-    this.kernels = [0, 1, 2].flatMap((o) => [accumulator(this.np, o as 0 | 1 | 2, false), accumulator(this.np, o as 0 | 1 | 2, true)]);
+    this.kernels = this.wasm
+      ? []
+      : [0, 1, 2].flatMap((o) => [accumulator(this.np, o as 0 | 1 | 2, false), accumulator(this.np, o as 0 | 1 | 2, true)]);
   }
 
   /**
    * Sets the rotated variables: `cols[j]` is Uᵀv_j (length n) for j < q, then Uᵀy last.
-   * Returns false when XᵀX is singular (e.g. a constant SNP beside the intercept).
+   * Returns false when XᵀX is singular (e.g. a constant SNP beside the intercept). Both paths form XᵀX with
+   * the same sums in the same order, so this decision does not depend on the path.
    */
   setVariables(cols: ReadonlyArray<Float64Array>): boolean {
+    if (this.wasm) this.wasm.setVariables(cols, this.unit);
+    else this.jsProducts(cols);
+    const ld = this.cholesky(this.unit);
+    this.logDetXtX = ld;
+    return Number.isFinite(ld);
+  }
+
+  /** JavaScript path of {@link setVariables}: the k-major products and XᵀX. */
+  private jsProducts(cols: ReadonlyArray<Float64Array>): void {
     const { n, V, np, prod, unit } = this;
     unit.fill(0);
     let p = 0;
@@ -161,9 +205,6 @@ export class LmmLikelihood {
         p++;
       }
     }
-    const ld = this.cholesky(unit);
-    this.logDetXtX = ld;
-    return Number.isFinite(ld);
   }
 
   /**
@@ -173,8 +214,9 @@ export class LmmLikelihood {
    */
   private accumulate(lambda: number, order: 0 | 1 | 2, withLogDet: boolean): void {
     const cached = withLogDet ? this.logDetCache.get(lambda) : undefined;
-    const kernel = this.kernels[order * 2 + (withLogDet && cached === undefined ? 1 : 0)];
-    kernel(this.n, lambda, this.s, this.prod, this.g0, this.g1, this.g2, this.sums);
+    const log = withLogDet && cached === undefined;
+    if (this.wasm) this.wasm.accumulate(lambda, order, log, this.sums);
+    else this.kernels[order * 2 + (log ? 1 : 0)](this.n, lambda, this.s, this.prod, this.g0, this.g1, this.g2, this.sums);
     this.sumD = this.sums[0];
     this.sumD2 = this.sums[1];
     if (withLogDet) this.logDetH = cached === undefined ? this.sums[2] : cached;

@@ -136,10 +136,19 @@ function brentBracket(
 
 /** The λ grid of GEMMA's search: nRegion + 1 points equally spaced in log λ. */
 export function lambdaGrid(opts: LambdaOptions = GEMMA_LAMBDA): Float64Array {
-  const { lMin, lMax, nRegion } = opts;
-  const step = Math.log(lMax / lMin) / nRegion;
-  return Float64Array.from({ length: nRegion + 1 }, (_, i) => lMin * Math.exp(step * i));
+  const key = `${opts.lMin}:${opts.lMax}:${opts.nRegion}`;
+  let g = grids.get(key);
+  if (!g) {
+    const { lMin, lMax, nRegion } = opts;
+    const step = Math.log(lMax / lMin) / nRegion;
+    g = Float64Array.from({ length: nRegion + 1 }, (_, i) => lMin * Math.exp(step * i));
+    grids.set(key, g);
+  }
+  return g;
 }
+
+/** Grids by options (every SNP uses the same one; callers must not modify it). */
+const grids = new Map<string, Float64Array>();
 
 /**
  * Maximises an objective over λ with GEMMA's grid + Brent + Newton procedure. `gridDev`, when given, holds

@@ -219,7 +219,11 @@ describe('distributed MLM over gRPC (real processes)', () => {
     const emb = new Proc(['mlm', ...MAIZE, '--workers', '2', '--out', join(dir, 'embedded')]);
     expect((await emb.exit).code, emb.stderr).toBe(0);
     expect(readFileSync(join(dir, 'embedded.assoc.txt')).equals(readFileSync(join(dir, 'single.assoc.txt')))).toBe(true);
-    expect(emb.events('joined')).toHaveLength(2);
+    // Both local workers are started; on a fast machine the first can finish maize's shards before the second
+    // has joined (it is then told the job is done), so at least one and at most two joins are logged.
+    const joined = emb.events('joined').length;
+    expect(joined).toBeGreaterThanOrEqual(1);
+    expect(joined).toBeLessThanOrEqual(2);
     expect(existsSync(join(dir, 'embedded.shards'))).toBe(false);
     expect(readFileSync(join(dir, 'embedded.log.txt'), 'utf8')).toMatch(/## Workers = 2 local worker processes/);
   });

@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { mlmCommand, kinshipCommand } from '../coordinator/commands.js';
 import { coordinatorCommand } from '../coordinator/distributed-command.js';
 import { workerCommand } from '../worker/command.js';
-import { GwasError, UsageError, exitCodeFor, EXIT } from '../shared/errors.js';
+import { GwasError, exitCodeFor, EXIT } from '../shared/errors.js';
 
 const require = createRequire(import.meta.url);
 const pkg = require('../../package.json') as { version: string };
@@ -46,4 +46,3 @@ async function main(): Promise<void> {
 }
 
 main().catch(fail);
-void UsageError;

@@ -12,7 +12,10 @@ export type KinshipMode = 1 | 2;
 
 export class KinshipAccumulator {
   readonly K: Float64Array;
-  private readonly block: Float64Array;
+  /** Two blocks: one is filled while the backend (off the event loop for native) updates K from the other. */
+  private readonly blocks: [Float64Array, Float64Array];
+  private cur = 0;
+  private pending: Promise<void> | null = null;
   private rows = 0;
   private used = 0;
   private started = false;
@@ -24,7 +27,7 @@ export class KinshipAccumulator {
     readonly blockSize = 512,
   ) {
     this.K = new Float64Array(n * n);
-    this.block = new Float64Array(blockSize * n);
+    this.blocks = [new Float64Array(blockSize * n), new Float64Array(blockSize * n)];
   }
 
   /** Number of SNPs added so far. */
@@ -53,25 +56,35 @@ export class KinshipAccumulator {
       if (variance !== 0) scale = 1 / Math.sqrt(variance);
     }
     const dst = this.rows * n;
+    const block = this.blocks[this.cur];
     for (let i = 0; i < n; i++) {
       const v = src[offset + i];
-      this.block[dst + i] = v !== v ? 0 : (v - mean) * scale;
+      block[dst + i] = v !== v ? 0 : (v - mean) * scale;
     }
     this.rows++;
     this.used++;
     if (this.rows === this.blockSize) await this.flush();
   }
 
+  /**
+   * Starts the update of K from the current block and switches to the other block. The previous update must
+   * have finished first (both write K, and its block is the one to be refilled next).
+   */
   private async flush(): Promise<void> {
     if (this.rows === 0) return;
-    await this.backend.syrkT(this.n, this.rows, this.block.subarray(0, this.rows * this.n), this.K, this.started ? 1 : 0);
+    if (this.pending) await this.pending;
+    const block = this.blocks[this.cur];
+    this.pending = this.backend.syrkT(this.n, this.rows, block.subarray(0, this.rows * this.n), this.K, this.started ? 1 : 0);
     this.started = true;
+    this.cur ^= 1;
     this.rows = 0;
   }
 
-  /** Flushes the last block and scales by 1/m. */
+  /** Flushes the last block, waits for the updates and scales by 1/m. */
   async finish(): Promise<Float64Array> {
     await this.flush();
+    if (this.pending) await this.pending;
+    this.pending = null;
     const inv = 1 / this.used;
     for (let i = 0; i < this.K.length; i++) this.K[i] *= inv;
     return this.K;

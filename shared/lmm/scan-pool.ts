@@ -7,7 +7,7 @@
  * Only the small part of the null model travels to the threads (eigenvalues, Uᵀw, Uᵀy, λ₀), never U.
  */
 import { Worker } from 'node:worker_threads';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { LmmScanner, type LmmMode, type LmmRow } from './scan.js';
 import type { NullModel } from './null.js';
@@ -55,10 +55,22 @@ export function testBlock(scanner: LmmScanner, rotated: Float64Array, count: num
 /** The compiled worker script (tests run from TypeScript sources, so map to dist/ when needed). */
 function workerPath(): string | null {
   const here = fileURLToPath(import.meta.url);
-  const js = here.endsWith('.ts')
-    ? here.replace(/\/shared\/lmm\/scan-pool\.ts$/, '/dist/shared/lmm/scan-thread.js')
-    : here.replace(/scan-pool\.js$/, 'scan-thread.js');
-  return existsSync(js) ? js : null;
+  if (!here.endsWith('.ts')) {
+    const js = here.replace(/scan-pool\.js$/, 'scan-thread.js');
+    return existsSync(js) ? js : null;
+  }
+  // Running from TypeScript sources (tests): threads need the compiled code. If any per-SNP source is newer
+  // than its compiled file, the threads would run stale code, so scan inline instead (same results).
+  const distDir = here.replace(/\/shared\/lmm\/scan-pool\.ts$/, '/dist/shared/lmm/');
+  const srcDir = here.replace(/scan-pool\.ts$/, '');
+  const js = `${distDir}scan-thread.js`;
+  if (!existsSync(js)) return null;
+  for (const f of readdirSync(srcDir)) {
+    if (!f.endsWith('.ts')) continue;
+    const compiled = `${distDir}${f.replace(/\.ts$/, '.js')}`;
+    if (!existsSync(compiled) || statSync(compiled).mtimeMs < statSync(`${srcDir}${f}`).mtimeMs) return null;
+  }
+  return js;
 }
 
 interface Pending {

@@ -14,10 +14,10 @@
  * Memory: operands are copied into the module's linear memory in panels whose sizes are bounded (below
  * 85 MB in all, whatever the problem size), processed there, and the results copied back.
  */
-import v8 from 'node:v8';
 import { checkDims, type EigenResult, type LinalgBackend } from './backend.js';
 import { tsSyev } from './ts.js';
 import { relaxedWasm, simdWasm } from './wasm-bytes.js';
+import { WA, decodeModule, simdSupport, type WasmMemory } from './wasm-runtime.js';
 
 /** Which build of the kernels: fused multiply-add (relaxed SIMD) or plain f64x2 SIMD. */
 export type WasmVariant = 'relaxed' | 'simd';
@@ -38,19 +38,6 @@ export interface WasmBackendOptions {
 // ---------------------------------------------------------------------------------------------------------
 // The few WebAssembly JS-API members used here (the project's lib has no DOM types).
 
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmModule {
-  readonly __wasmModule?: never;
-}
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  compile(bytes: Uint8Array): Promise<WasmModule>;
-  instantiate(module: WasmModule, imports: object): Promise<{ exports: unknown }>;
-}
-const WA: WasmApi | undefined = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
 
 /** Exports of `kernels.ts` (byte offsets into `memory`; dimensions and leading dimensions in elements). */
 interface KernelExports {
@@ -96,33 +83,17 @@ const bytesCache = new Map<WasmVariant, Uint8Array>();
 function moduleBytes(variant: WasmVariant): Uint8Array {
   let b = bytesCache.get(variant);
   if (!b) {
-    const buf = Buffer.from(variant === 'relaxed' ? relaxedWasm : simdWasm, 'base64');
-    b = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+    b = decodeModule(variant === 'relaxed' ? relaxedWasm : simdWasm);
     bytesCache.set(variant, b);
   }
   return b;
 }
 
-let relaxedFlagTried = false;
-
 /**
- * Which kernel builds this runtime can compile. The first call may set V8's `--experimental-wasm-relaxed-simd`
- * flag (process-wide; harmless on runtimes that ship relaxed SIMD, where it is not needed and not set).
+ * Which kernel builds this runtime can compile (see {@link simdSupport}: may set V8's relaxed-SIMD flag once).
  */
 export function wasmSupport(): { simd: boolean; relaxed: boolean } {
-  if (!WA) return { simd: false, relaxed: false };
-  const simd = WA.validate(moduleBytes('simd'));
-  let relaxed = WA.validate(moduleBytes('relaxed'));
-  if (!relaxed && !relaxedFlagTried) {
-    relaxedFlagTried = true;
-    try {
-      v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
-    } catch {
-      // Not fatal: the plain SIMD module is used.
-    }
-    relaxed = WA.validate(moduleBytes('relaxed'));
-  }
-  return { simd, relaxed };
+  return simdSupport(moduleBytes('simd'), moduleBytes('relaxed'));
 }
 
 // ---------------------------------------------------------------------------------------------------------

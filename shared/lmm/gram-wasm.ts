@@ -25,8 +25,8 @@
  * `GWASGRID_GRAM` chooses the path: `auto` (default: relaxed, else plain SIMD, else JavaScript), `js` (the
  * generated JavaScript kernel), `simd` or `relaxed` (that build, an error if unsupported).
  */
-import v8 from 'node:v8';
 import { relaxedGramWasm, simdGramWasm } from './wasm/gram-bytes.js';
+import { WA, decodeModule, simdSupport, type WasmMemory, type WasmModule } from '../linalg/wasm-runtime.js';
 
 /** Which build of the Gram kernels. */
 export type GramVariant = 'relaxed' | 'simd';
@@ -45,25 +45,6 @@ export function gramChoiceFromEnv(): GramChoice {
   );
 }
 
-// ---------------------------------------------------------------------------------------------------------
-// The few WebAssembly JS-API members used here (the project's lib has no DOM types).
-
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmModule {
-  readonly __wasmModule?: never;
-}
-interface WasmInstance {
-  readonly exports: unknown;
-}
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => WasmModule;
-  Instance: new (module: WasmModule, imports: object) => WasmInstance;
-}
-const WA: WasmApi | undefined = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
 
 /** Exports of `gram.as` (byte offsets into `memory`). */
 interface GramExports {
@@ -94,8 +75,7 @@ const bytesCache = new Map<GramVariant, Uint8Array>();
 function moduleBytes(variant: GramVariant): Uint8Array {
   let b = bytesCache.get(variant);
   if (!b) {
-    const buf = Buffer.from(variant === 'relaxed' ? relaxedGramWasm : simdGramWasm, 'base64');
-    b = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+    b = decodeModule(variant === 'relaxed' ? relaxedGramWasm : simdGramWasm);
     bytesCache.set(variant, b);
   }
   return b;
@@ -103,24 +83,9 @@ function moduleBytes(variant: GramVariant): Uint8Array {
 
 let support: { simd: boolean; relaxed: boolean } | undefined;
 
-/**
- * Which Gram builds this runtime can compile. The first call may set V8's `--experimental-wasm-relaxed-simd`
- * flag (process-wide; not set on runtimes that accept relaxed SIMD without it).
- */
+/** Which Gram builds this runtime can compile (see {@link simdSupport}: may set V8's relaxed-SIMD flag once). */
 export function gramWasmSupport(): { simd: boolean; relaxed: boolean } {
-  if (support) return support;
-  if (!WA) return (support = { simd: false, relaxed: false });
-  const simd = WA.validate(moduleBytes('simd'));
-  let relaxed = WA.validate(moduleBytes('relaxed'));
-  if (!relaxed) {
-    try {
-      v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
-      relaxed = WA.validate(moduleBytes('relaxed'));
-    } catch {
-      // Not fatal: the plain SIMD build is used.
-    }
-  }
-  return (support = { simd, relaxed });
+  return (support ??= simdSupport(moduleBytes('simd'), moduleBytes('relaxed')));
 }
 
 const modules = new Map<GramVariant, WasmModule>();

@@ -82,6 +82,70 @@ export async function* streamLines(path: string): AsyncGenerator<{ line: string;
   }
 }
 
+/** One line of a byte stream: `bytes` (CR/LF stripped) is valid only until the generator is resumed. */
+export interface ByteLine {
+  bytes: Buffer;
+  lineNo: number;
+}
+
+/**
+ * Streams the lines of a (possibly gzipped) file as bytes, for readers that scan characters themselves (VCF,
+ * HapMap): no string is made for a line, so a line of 10^5 genotypes costs one buffer view. A line that spans
+ * read chunks is joined once (pieces are collected, then concatenated), so long lines stay linear-time. A read
+ * or decompression failure (a truncated .gz) is an InputError naming the file and the first line not read.
+ */
+export async function* streamByteLines(path: string): AsyncGenerator<ByteLine> {
+  const gz = await isGzip(path);
+  const raw = createReadStream(path, { highWaterMark: 1 << 20 });
+  const gunzip = gz ? createGunzip({ chunkSize: 1 << 20 }) : null;
+  const input = gunzip ? raw.pipe(gunzip) : raw;
+  if (gunzip) raw.on('error', (e) => gunzip.destroy(e));
+  let lineNo = 0;
+  let pieces: Buffer[] = [];
+  const finish = (buf: Buffer, end: number): Buffer => {
+    let e = end;
+    if (e > 0 && buf[e - 1] === 13) e--;
+    return buf.subarray(0, e);
+  };
+  try {
+    for await (const chunk of input as AsyncIterable<Buffer>) {
+      let start = 0;
+      let nl = chunk.indexOf(10, start);
+      while (nl >= 0) {
+        let line: Buffer;
+        if (pieces.length) {
+          pieces.push(chunk.subarray(start, nl));
+          const joined = Buffer.concat(pieces);
+          pieces = [];
+          line = finish(joined, joined.length);
+        } else {
+          line = finish(chunk.subarray(start, nl), nl - start);
+        }
+        lineNo++;
+        yield { bytes: line, lineNo };
+        start = nl + 1;
+        nl = chunk.indexOf(10, start);
+      }
+      if (start < chunk.length) pieces.push(chunk.subarray(start));
+    }
+  } catch (e) {
+    throw new InputError(
+      'INPUT_FORMAT',
+      `read failed after line ${lineNo}: ${(e as Error).message}${gz ? ' (truncated or corrupt gzip?)' : ''}`,
+      { file: path, line: lineNo + 1 },
+      gz ? 'check the download or re-compress the file (gzip -t FILE tests it)' : undefined,
+    );
+  } finally {
+    raw.destroy();
+    gunzip?.destroy();
+  }
+  if (pieces.length) {
+    const joined = Buffer.concat(pieces);
+    lineNo++;
+    yield { bytes: finish(joined, joined.length), lineNo };
+  }
+}
+
 /** Splits on runs of spaces, tabs and commas (GEMMA's tokeniser for BIMBAM and text matrices). */
 export function tokens(line: string): string[] {
   return line.split(/[\s,]+/).filter((t) => t.length > 0);

@@ -9,7 +9,8 @@ import { selectBackend, type BackendPreference } from '../shared/linalg/select.j
 import { runMlm } from '../shared/methods/mlm.js';
 import { GEMMA_QC } from '../shared/genotype/qc.js';
 import { UsageError } from '../shared/errors.js';
-import { openGenotypes, loadSamples, qcPass } from '../shared/methods/inputs.js';
+import { openGenotypes, loadSamples, qcPass, genotypeFlags, GENOTYPE_CHOICES } from '../shared/methods/inputs.js';
+import type { MultiallelicMode, VcfField } from '../shared/genotype/vcf.js';
 import { writeKinship } from '../shared/kinship/io.js';
 import type { LmmMode } from '../shared/lmm/scan.js';
 import type { KinshipMode } from '../shared/kinship/kinship.js';
@@ -20,10 +21,18 @@ import type { LinalgBackend } from '../shared/linalg/backend.js';
 import type { MlmConfig } from '../shared/methods/mlm.js';
 import { runEmbedded } from './embedded.js';
 
-export interface CommonArgs {
+/** The genotype-source flags (every command that reads genotypes). */
+export interface GenotypeArgs {
   bfile?: string;
   geno?: string;
   anno?: string;
+  vcf?: string;
+  'vcf-field'?: VcfField;
+  'vcf-multiallelic'?: MultiallelicMode;
+  hapmap?: string;
+}
+
+export interface CommonArgs extends GenotypeArgs {
   pheno?: string;
   'pheno-col'?: number;
   'pheno-name'?: string;
@@ -35,12 +44,50 @@ export interface CommonArgs {
   'log-format'?: 'text' | 'json';
 }
 
-/** Input, QC and run-time flags shared by every analysis command. */
-export function inputOptions<T>(y: Argv<T>) {
+/** Exactly one genotype source, and the format options only with their format. */
+function checkGenotypeArgs(a: GenotypeArgs): void {
+  const given = genotypeFlags({ bfile: a.bfile, geno: a.geno, vcf: a.vcf, hapmap: a.hapmap });
+  if (given.length === 0) throw new UsageError(`no genotypes: give ${GENOTYPE_CHOICES}`);
+  if (given.length > 1) throw new UsageError(`give one genotype source, not ${given.join(' and ')}`);
+  if ((a['vcf-field'] !== undefined || a['vcf-multiallelic'] !== undefined) && !a.vcf) throw new UsageError('--vcf-field and --vcf-multiallelic need --vcf');
+  if (a.anno !== undefined && !a.geno) throw new UsageError('--anno needs --geno (it annotates BIMBAM files)');
+}
+
+/** Genotype input flags: one of --bfile, --geno (+ --anno), --vcf (+ --vcf-field, --vcf-multiallelic), --hapmap. */
+export function genotypeOptions<T>(y: Argv<T>) {
   return y
     .option('bfile', { type: 'string', describe: 'PLINK fileset prefix (PREFIX.bed/.bim/.fam)', group: 'Input:' })
-    .option('geno', { type: 'string', describe: 'BIMBAM mean-genotype file (plain or .gz)', group: 'Input:' })
-    .option('anno', { type: 'string', describe: 'BIMBAM annotation file (rs, bp, chr)', group: 'Input:' })
+    .option('geno', { type: 'string', describe: 'BIMBAM mean-genotype file (plain or .gz); dosages of allele1', group: 'Input:' })
+    .option('anno', { type: 'string', describe: 'BIMBAM annotation file (rs, bp, chr), with --geno', group: 'Input:' })
+    .option('vcf', {
+      type: 'string',
+      describe: 'VCF or VCF.gz; dosage = ALT copies (allele1 = ALT, allele0 = REF); samples FID = IID = VCF name',
+      group: 'Input:',
+    })
+    .option('vcf-field', {
+      choices: ['GT', 'DS'] as const,
+      describe: 'with --vcf: hard calls from GT (default), or dosages from DS',
+      group: 'Input:',
+    })
+    .option('vcf-multiallelic', {
+      choices: ['skip', 'split'] as const,
+      describe: 'with --vcf: skip records with several ALT alleles (default; counted in the log) or split them, one SNP per ALT',
+      group: 'Input:',
+    })
+    .option('hapmap', {
+      type: 'string',
+      describe: 'HapMap file (TASSEL/GAPIT: 11 leading columns, calls AA/AG/N or IUPAC); counts the minor allele',
+      group: 'Input:',
+    })
+    .check((a) => {
+      checkGenotypeArgs(a as unknown as GenotypeArgs);
+      return true;
+    });
+}
+
+/** Input, QC and run-time flags shared by every analysis command. */
+export function inputOptions<T>(y: Argv<T>) {
+  return genotypeOptions(y)
     .option('pheno', {
       type: 'string',
       describe: 'phenotype file: GEMMA style (no header, genotype order, NA/-9 missing) or PLINK style (FID IID header)',
@@ -65,8 +112,6 @@ export function inputOptions<T>(y: Argv<T>) {
     .option('log-format', { choices: ['text', 'json'] as const, describe: 'log lines on stderr (default: text on a terminal, json otherwise)', group: 'Run:' })
     .check((a) => {
       const args = a as unknown as CommonArgs;
-      if (!args.bfile && !args.geno) throw new UsageError('give --bfile PREFIX or --geno FILE');
-      if (args.bfile && args.geno) throw new UsageError('give either --bfile or --geno, not both');
       if (args['pheno-col'] !== undefined && args['pheno-name'] !== undefined) throw new UsageError('give --pheno-col or --pheno-name, not both');
       if (args['pheno-col'] !== undefined && (!Number.isInteger(args['pheno-col']) || args['pheno-col'] < 1)) {
         throw new UsageError('--pheno-col must be a whole number ≥ 1');
@@ -77,11 +122,22 @@ export function inputOptions<T>(y: Argv<T>) {
     });
 }
 
-export function inputSpec(a: CommonArgs) {
+/** The genotype part of an {@link InputSpec} from parsed flags. */
+export function genotypeSpec(a: GenotypeArgs) {
   return {
     bfile: a.bfile,
     geno: a.geno,
     anno: a.anno,
+    vcf: a.vcf,
+    vcfField: a['vcf-field'],
+    vcfMultiallelic: a['vcf-multiallelic'],
+    hapmap: a.hapmap,
+  };
+}
+
+export function inputSpec(a: CommonArgs) {
+  return {
+    ...genotypeSpec(a),
     pheno: a.pheno,
     phenoCol: a['pheno-col'],
     phenoName: a['pheno-name'],
@@ -153,6 +209,8 @@ export const mlmCommand: CommandModule<object, MlmCommandArgs> = {
       .example('$0 mlm --bfile data/mouse --pheno-col 1 --out out/cd8', 'kinship computed, all three tests')
       .example('$0 mlm --bfile data/mouse --kinship out/mouse.cXX.txt --covar sex.txt --lmm 1 --out out/cd8', 'reuse a kinship; Wald only')
       .example('$0 mlm --geno g.txt.gz --anno a.txt --pheno p.txt --out out/x', 'BIMBAM dosages')
+      .example('$0 mlm --vcf g.vcf.gz --vcf-field DS --pheno p.txt --out out/x', 'VCF dosages (DS); GT hard calls by default')
+      .example('$0 mlm --hapmap maize.hmp.txt --pheno traits.txt --pheno-col 2 --out out/x', 'HapMap (TASSEL/GAPIT) genotypes')
       .example('$0 mlm --bfile data/mouse --pheno-col 1 --workers 4 --out out/cd8', 'distributed over 4 local worker processes') as unknown as Argv<MlmCommandArgs>,
   handler: async (a) => {
     const { log, backend } = await setup(a);
@@ -180,7 +238,7 @@ export const kinshipCommand: CommandModule<object, KinshipArgs> = {
     const { log, backend } = await setup(a);
     const spec = inputSpec(a);
     await fsp.mkdir(dirname(a.out) || '.', { recursive: true });
-    const geno = await openGenotypes(spec);
+    const geno = await openGenotypes({ ...spec, log });
     try {
       const samples = await loadSamples(geno, spec, log);
       const t = performance.now();

@@ -18,8 +18,11 @@ export class AtomicWriter {
     });
   }
 
-  /** Writes a chunk, waiting for the stream to drain when its buffer is full. */
-  async write(chunk: string): Promise<void> {
+  /**
+   * Writes a chunk, waiting for the stream to drain when its buffer is full. A byte chunk is held by the stream
+   * until flushed: do not reuse it.
+   */
+  async write(chunk: string | Uint8Array): Promise<void> {
     if (this.failed) throw this.failed;
     if (!this.stream.write(chunk)) {
       await new Promise<void>((resolve, reject) => {

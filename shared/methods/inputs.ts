@@ -4,6 +4,8 @@
  */
 import { BedFile } from '../genotype/plink.js';
 import { BimbamFile } from '../genotype/bimbam.js';
+import { VcfFile, type MultiallelicMode, type VcfField } from '../genotype/vcf.js';
+import { HapmapFile } from '../genotype/hapmap.js';
 import type { GenotypeSource } from '../genotype/types.js';
 import { SnpQc, type QcOptions } from '../genotype/qc.js';
 import { alignSamples, type AlignedSamples, type GenotypeSamples } from '../samples/align.js';
@@ -16,17 +18,51 @@ export interface InputSpec {
   bfile?: string;
   geno?: string;
   anno?: string;
+  /** VCF or VCF.gz. */
+  vcf?: string;
+  /** FORMAT field read from the VCF (default GT). */
+  vcfField?: VcfField;
+  /** Multi-allelic VCF records (default skip). */
+  vcfMultiallelic?: MultiallelicMode;
+  /** HapMap (TASSEL/GAPIT) file. */
+  hapmap?: string;
   pheno?: string;
   phenoCol?: number;
   phenoName?: string;
   covar?: string;
 }
 
-export async function openGenotypes(spec: InputSpec): Promise<GenotypeSource> {
-  if (spec.bfile && spec.geno) throw new UsageError('give either --bfile or --geno, not both');
+/** The genotype flags of a spec that are set, as the user wrote them. */
+export function genotypeFlags(spec: InputSpec): string[] {
+  const given: string[] = [];
+  if (spec.bfile) given.push('--bfile');
+  if (spec.geno) given.push('--geno');
+  if (spec.vcf) given.push('--vcf');
+  if (spec.hapmap) given.push('--hapmap');
+  return given;
+}
+
+export const GENOTYPE_CHOICES = '--bfile PREFIX (PLINK), --geno FILE (BIMBAM, with --anno), --vcf FILE (VCF/VCF.gz) or --hapmap FILE (HapMap)';
+
+/**
+ * Opens the one genotype source the spec names. Readers that decode at open (VCF, HapMap) report what they
+ * skipped or assumed through `spec.log`.
+ */
+export async function openGenotypes(spec: InputSpec & { log?: Logger }): Promise<GenotypeSource> {
+  const given = genotypeFlags(spec);
+  if (given.length > 1) throw new UsageError(`give one genotype source, not ${given.join(' and ')}`, `one of ${GENOTYPE_CHOICES}`);
+  if ((spec.vcfField || spec.vcfMultiallelic) && !spec.vcf) throw new UsageError('--vcf-field and --vcf-multiallelic need --vcf');
+  if (spec.anno && !spec.geno) throw new UsageError('--anno needs --geno (it annotates BIMBAM files)');
   if (spec.bfile) return BedFile.open(spec.bfile);
   if (spec.geno) return BimbamFile.open(spec.geno, spec.anno);
-  throw new UsageError('no genotypes: give --bfile PREFIX (PLINK) or --geno FILE (BIMBAM, with --anno)');
+  if (spec.vcf || spec.hapmap) {
+    const g = spec.vcf
+      ? await VcfFile.open(spec.vcf, { field: spec.vcfField, multiallelic: spec.vcfMultiallelic })
+      : await HapmapFile.open(spec.hapmap!);
+    for (const note of g.notes) spec.log?.info(note);
+    return g;
+  }
+  throw new UsageError(`no genotypes: give ${GENOTYPE_CHOICES}`);
 }
 
 export function genotypeSamples(geno: GenotypeSource): GenotypeSamples {

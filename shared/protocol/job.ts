@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { InputSpec } from '../methods/inputs.js';
 import type { QcOptions } from '../genotype/qc.js';
+import type { MultiallelicMode, VcfField } from '../genotype/vcf.js';
 import type { LmmMode } from '../lmm/scan.js';
 import type { BackendPreference } from '../linalg/select.js';
 import { DistributedError } from '../errors.js';
@@ -47,6 +48,10 @@ export function absoluteInputs(spec: InputSpec): InputSpec {
     bfile: abs(spec.bfile),
     geno: abs(spec.geno),
     anno: abs(spec.anno),
+    vcf: abs(spec.vcf),
+    vcfField: spec.vcfField,
+    vcfMultiallelic: spec.vcfMultiallelic,
+    hapmap: abs(spec.hapmap),
     pheno: abs(spec.pheno),
     phenoCol: spec.phenoCol,
     phenoName: spec.phenoName,
@@ -85,6 +90,10 @@ export function toJobSpec(d: JobDescription): pb.JobSpec {
       bfile: d.input.bfile,
       geno: d.input.geno,
       anno: d.input.anno,
+      vcf: d.input.vcf,
+      vcfField: d.input.vcfField,
+      vcfMultiallelic: d.input.vcfMultiallelic,
+      hapmap: d.input.hapmap,
       pheno: d.input.pheno,
       phenoCol: d.input.phenoCol,
       phenoName: d.input.phenoName,
@@ -113,9 +122,23 @@ export function fromJobSpec(s: pb.JobSpec): { id: string; job: JobDescription } 
     throw bad(`null model format ${s.nullModel.formatVersion}/version ${s.nullModel.modelVersion}, this build reads ${NULL_MODEL_FORMAT}/${NULL_MODEL_VERSION}`);
   }
   const i = s.input;
+  if (i.vcfField !== undefined && i.vcfField !== 'GT' && i.vcfField !== 'DS') throw bad(`VCF field "${i.vcfField}"`);
+  if (i.vcfMultiallelic !== undefined && i.vcfMultiallelic !== 'skip' && i.vcfMultiallelic !== 'split') throw bad(`multi-allelic mode "${i.vcfMultiallelic}"`);
   const job: JobDescription = {
     method: 'mlm',
-    input: { bfile: i.bfile, geno: i.geno, anno: i.anno, pheno: i.pheno, phenoCol: i.phenoCol, phenoName: i.phenoName, covar: i.covar },
+    input: {
+      bfile: i.bfile,
+      geno: i.geno,
+      anno: i.anno,
+      vcf: i.vcf,
+      vcfField: i.vcfField as VcfField | undefined,
+      vcfMultiallelic: i.vcfMultiallelic as MultiallelicMode | undefined,
+      hapmap: i.hapmap,
+      pheno: i.pheno,
+      phenoCol: i.phenoCol,
+      phenoName: i.phenoName,
+      covar: i.covar,
+    },
     qc: { maf: s.qc.maf, miss: s.qc.miss, r2: s.qc.r2 },
     lmm: s.lmm as LmmMode,
     backend: s.backend as BackendPreference,

@@ -112,7 +112,20 @@ export interface InputSpec {
   pheno?: string | undefined;
   phenoCol?: number | undefined;
   phenoName?: string | undefined;
-  covar?: string | undefined;
+  covar?:
+    | string
+    | undefined;
+  /** VCF/HapMap inputs (numbered from 20, leaving 8–19 for other genotype formats). */
+  vcf?:
+    | string
+    | undefined;
+  /** FORMAT field of the VCF: "GT" or "DS". */
+  vcfField?:
+    | string
+    | undefined;
+  /** Multi-allelic VCF records: "skip" or "split". */
+  vcfMultiallelic?: string | undefined;
+  hapmap?: string | undefined;
 }
 
 export interface QcSpec {
@@ -729,6 +742,10 @@ function createBaseInputSpec(): InputSpec {
     phenoCol: undefined,
     phenoName: undefined,
     covar: undefined,
+    vcf: undefined,
+    vcfField: undefined,
+    vcfMultiallelic: undefined,
+    hapmap: undefined,
   };
 }
 
@@ -754,6 +771,18 @@ export const InputSpec: MessageFns<InputSpec> = {
     }
     if (message.covar !== undefined) {
       writer.uint32(58).string(message.covar);
+    }
+    if (message.vcf !== undefined) {
+      writer.uint32(162).string(message.vcf);
+    }
+    if (message.vcfField !== undefined) {
+      writer.uint32(170).string(message.vcfField);
+    }
+    if (message.vcfMultiallelic !== undefined) {
+      writer.uint32(178).string(message.vcfMultiallelic);
+    }
+    if (message.hapmap !== undefined) {
+      writer.uint32(186).string(message.hapmap);
     }
     return writer;
   },
@@ -827,6 +856,38 @@ export const InputSpec: MessageFns<InputSpec> = {
             message.covar = reader.string();
             continue;
           }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.vcf = reader.string();
+            continue;
+          }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.vcfField = reader.string();
+            continue;
+          }
+          case 22: {
+            if (tag !== 178) {
+              break;
+            }
+
+            message.vcfMultiallelic = reader.string();
+            continue;
+          }
+          case 23: {
+            if (tag !== 186) {
+              break;
+            }
+
+            message.hapmap = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -851,6 +912,10 @@ export const InputSpec: MessageFns<InputSpec> = {
     message.phenoCol = object.phenoCol ?? undefined;
     message.phenoName = object.phenoName ?? undefined;
     message.covar = object.covar ?? undefined;
+    message.vcf = object.vcf ?? undefined;
+    message.vcfField = object.vcfField ?? undefined;
+    message.vcfMultiallelic = object.vcfMultiallelic ?? undefined;
+    message.hapmap = object.hapmap ?? undefined;
     return message;
   },
 };

@@ -258,7 +258,7 @@ class HapmapParser {
       a0 = x;
       for (let s = 0; s < n; s++) row[s] = 2 - row[s];
     }
-    this.store.append(row, 0);
+    this.store.append(row, 0, true);
     this.snps.push({ chr, rs, pos, cm: -9, a1: LETTERS[a1], a0: LETTERS[a0] });
   }
 

@@ -21,6 +21,7 @@ const KIND_SCALED = 1;
 const KIND_F64 = 2;
 const SCALED_MISSING = 65535;
 const POW10 = [1, 10, 100, 1000, 10000];
+const HARD_CODE = Uint8Array.from([3, 2, 0]);
 
 function grow<T extends Uint8Array | Uint16Array | Float64Array | Int32Array>(a: T, need: number): T {
   if (need <= a.length) return a;
@@ -52,15 +53,16 @@ export class DosageStore {
   /**
    * Appends one row of n dosages (NaN = missing). `decimals` is the largest number of decimals among the
    * values' texts (0 for hard calls), or -1 when unknown; it only selects which encoding is tried first.
+   * `hardCalls` promises every value is 0, 1, 2 or NaN (GT, HapMap), which skips the checks.
    * Returns the row's SNP index.
    */
-  append(row: Float64Array, decimals: number): number {
+  append(row: Float64Array, decimals: number, hardCalls = false): number {
     const n = this.n;
     const idx = this.count;
     this.kind = grow(this.kind, idx + 1);
     this.slot = grow(this.slot, idx + 1);
     this.divisor = grow(this.divisor, idx + 1);
-    if (this.tryPacked(row)) {
+    if (hardCalls ? this.packHardCalls(row) : this.tryPacked(row)) {
       this.kind[idx] = KIND_PACKED;
       this.slot[idx] = this.packedRows++;
     } else if (decimals >= 0 && decimals < POW10.length && this.tryScaled(row, POW10[decimals])) {
@@ -84,21 +86,50 @@ export class DosageStore {
 
   private tryPacked(row: Float64Array): boolean {
     const n = this.n;
-    for (let i = 0; i < n; i++) {
-      const v = row[i];
-      if (v === v && v !== 0 && v !== 1 && v !== 2) return false;
-    }
     const bps = this.bytesPerSnp;
     this.packed = grow(this.packed, (this.packedRows + 1) * bps);
     const out = this.packed;
     const off = this.packedRows * bps;
-    out.fill(0, off, off + bps);
+    // .bed codes for the count of the counted allele: 2 → 00, missing → 01, 1 → 10, 0 → 11. One pass; a value
+    // that is not a hard call abandons the row (the slot is simply overwritten by the next packed row).
+    let byte = 0;
     for (let i = 0; i < n; i++) {
       const v = row[i];
-      // .bed codes for the count of the counted allele: 2 → 00, missing → 01, 1 → 10, 0 → 11.
-      const code = v !== v ? 1 : v === 2 ? 0 : v === 1 ? 2 : 3;
-      out[off + (i >> 2)] |= code << ((i & 3) << 1);
+      let code: number;
+      if (v === 0) code = 3;
+      else if (v === 1) code = 2;
+      else if (v === 2) code = 0;
+      else if (v !== v) code = 1;
+      else return false;
+      byte |= code << ((i & 3) << 1);
+      if ((i & 3) === 3) {
+        out[off + (i >> 2)] = byte;
+        byte = 0;
+      }
     }
+    if (n & 3) out[off + (n >> 2)] = byte;
+    return true;
+  }
+
+  /** {@link tryPacked} for rows known to hold only 0, 1, 2 and NaN: a table look-up, no data-dependent branch. */
+  private packHardCalls(row: Float64Array): boolean {
+    const n = this.n;
+    const bps = this.bytesPerSnp;
+    this.packed = grow(this.packed, (this.packedRows + 1) * bps);
+    const out = this.packed;
+    const off = this.packedRows * bps;
+    let byte = 0;
+    for (let i = 0; i < n; i++) {
+      const v = row[i];
+      // 0 → 11, 1 → 10, 2 → 00 (HARD_CODE), NaN → 01.
+      const code = v === v ? HARD_CODE[v] : 1;
+      byte |= code << ((i & 3) << 1);
+      if ((i & 3) === 3) {
+        out[off + (i >> 2)] = byte;
+        byte = 0;
+      }
+    }
+    if (n & 3) out[off + (n >> 2)] = byte;
     return true;
   }
 

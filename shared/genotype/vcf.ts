@@ -274,7 +274,8 @@ class RecordParser {
     }
     if (nAlt > 1) this.splitMulti++;
     for (let k = 1; k <= nAlt; k++) {
-      this.store.append(this.rows[k - 1], this.field === 'GT' ? 0 : this.decimals);
+      if (this.field === 'GT') this.store.append(this.rows[k - 1], 0, true);
+      else this.store.append(this.rows[k - 1], this.decimals);
       this.snps.push({ chr, rs: rsOf(k), pos, cm: -9, a1: alts[k - 1], a0: ref });
     }
   }
@@ -305,10 +306,40 @@ class RecordParser {
     let i = 0;
     let ploidy = 0; // 0 unknown, 1 haploid, 2 diploid
     let firstPloidySample = -1;
+    // Biallelic records (the common case) write dosages directly; multi-allelic ones keep the allele indices.
+    const row1 = this.rows[0];
     while (p <= end) {
       if (i >= n) {
         i = n + 1 + countTabs(b, p, end);
         break;
+      }
+      // Fast path: a diploid call of single-digit alleles ("0/1", "1|1") at the start of the column.
+      if (fieldIdx === 0 && p + 2 < end) {
+        const a0 = b[p] - 48;
+        const sep = b[p + 1];
+        const b0 = b[p + 2] - 48;
+        const next = p + 3 < end ? b[p + 3] : TAB;
+        if (a0 >= 0 && a0 <= nAlt && b0 >= 0 && b0 <= nAlt && (sep === SLASH || sep === PIPE) && (next === TAB || next === COLON) && ploidy !== 1) {
+          if (ploidy === 0) {
+            ploidy = 2;
+            firstPloidySample = i;
+          }
+          if (nAlt === 1) row1[i] = a0 + b0;
+          else {
+            A[i] = a0;
+            B[i] = b0;
+          }
+          i++;
+          p += 3;
+          if (next === TAB) {
+            p++;
+            continue;
+          }
+          while (p < end && b[p] !== TAB) p++;
+          if (p >= end) break;
+          p++;
+          continue;
+        }
       }
       let q = fieldIdx === 0 ? p : RecordParser.subField(b, p, end, fieldIdx);
       let a = -1;
@@ -365,8 +396,11 @@ class RecordParser {
         }
         p = q;
       }
-      A[i] = a;
-      B[i] = bb;
+      if (nAlt === 1) row1[i] = a < 0 || bb === -1 ? NaN : bb === -2 ? (a === 1 ? 2 : 0) : a + bb;
+      else {
+        A[i] = a;
+        B[i] = bb;
+      }
       i++;
       while (p < end && b[p] !== TAB) p++;
       if (p >= end) break;
@@ -374,7 +408,7 @@ class RecordParser {
     }
     if (i !== n) return i;
     if (ploidy === 1) this.haploidRecords++;
-    for (let k = 1; k <= nAlt; k++) {
+    for (let k = 1; k <= nAlt && nAlt > 1; k++) {
       const row = this.rows[k - 1];
       for (let s = 0; s < n; s++) {
         const a = A[s];

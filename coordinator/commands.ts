@@ -24,6 +24,9 @@ export interface CommonArgs {
   bfile?: string;
   geno?: string;
   anno?: string;
+  numeric?: string;
+  map?: string;
+  'numeric-ind'?: string;
   pheno?: string;
   'pheno-col'?: number;
   'pheno-name'?: string;
@@ -41,6 +44,13 @@ export function inputOptions<T>(y: Argv<T>) {
     .option('bfile', { type: 'string', describe: 'PLINK fileset prefix (PREFIX.bed/.bim/.fam)', group: 'Input:' })
     .option('geno', { type: 'string', describe: 'BIMBAM mean-genotype file (plain or .gz)', group: 'Input:' })
     .option('anno', { type: 'string', describe: 'BIMBAM annotation file (rs, bp, chr)', group: 'Input:' })
+    .option('numeric', {
+      type: 'string',
+      describe: 'numeric 0/1/2 genotype matrix: GAPIT layout (header "taxa SNP…", a row per individual) or rMVP layout (a row per SNP)',
+      group: 'Input:',
+    })
+    .option('map', { type: 'string', describe: 'map for --numeric: SNP, chromosome, position [REF ALT] per genotype column', group: 'Input:' })
+    .option('numeric-ind', { type: 'string', describe: 'individual names for an rMVP-layout --numeric file, one per line', group: 'Input:' })
     .option('pheno', {
       type: 'string',
       describe: 'phenotype file: GEMMA style (no header, genotype order, NA/-9 missing) or PLINK style (FID IID header)',
@@ -65,8 +75,10 @@ export function inputOptions<T>(y: Argv<T>) {
     .option('log-format', { choices: ['text', 'json'] as const, describe: 'log lines on stderr (default: text on a terminal, json otherwise)', group: 'Run:' })
     .check((a) => {
       const args = a as unknown as CommonArgs;
-      if (!args.bfile && !args.geno) throw new UsageError('give --bfile PREFIX or --geno FILE');
-      if (args.bfile && args.geno) throw new UsageError('give either --bfile or --geno, not both');
+      const sources = [args.bfile && '--bfile', args.geno && '--geno', args.numeric && '--numeric'].filter(Boolean);
+      if (sources.length === 0) throw new UsageError('give --bfile PREFIX, --geno FILE or --numeric FILE --map FILE');
+      if (sources.length > 1) throw new UsageError(`give one genotype source, not ${sources.join(' and ')}`);
+      if (args.numeric && !args.map) throw new UsageError('--numeric needs --map FILE');
       if (args['pheno-col'] !== undefined && args['pheno-name'] !== undefined) throw new UsageError('give --pheno-col or --pheno-name, not both');
       if (args['pheno-col'] !== undefined && (!Number.isInteger(args['pheno-col']) || args['pheno-col'] < 1)) {
         throw new UsageError('--pheno-col must be a whole number ≥ 1');
@@ -82,6 +94,9 @@ export function inputSpec(a: CommonArgs) {
     bfile: a.bfile,
     geno: a.geno,
     anno: a.anno,
+    numeric: a.numeric,
+    map: a.map,
+    numericInd: a['numeric-ind'],
     pheno: a.pheno,
     phenoCol: a['pheno-col'],
     phenoName: a['pheno-name'],

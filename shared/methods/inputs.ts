@@ -4,6 +4,7 @@
  */
 import { BedFile } from '../genotype/plink.js';
 import { BimbamFile } from '../genotype/bimbam.js';
+import { NumericFile } from '../genotype/numeric.js';
 import type { GenotypeSource } from '../genotype/types.js';
 import { SnpQc, type QcOptions } from '../genotype/qc.js';
 import { alignSamples, type AlignedSamples, type GenotypeSamples } from '../samples/align.js';
@@ -16,6 +17,10 @@ export interface InputSpec {
   bfile?: string;
   geno?: string;
   anno?: string;
+  /** Numeric genotype matrix (GAPIT or rMVP layout) with its map. */
+  numeric?: string;
+  map?: string;
+  numericInd?: string;
   pheno?: string;
   phenoCol?: number;
   phenoName?: string;
@@ -23,10 +28,15 @@ export interface InputSpec {
 }
 
 export async function openGenotypes(spec: InputSpec): Promise<GenotypeSource> {
-  if (spec.bfile && spec.geno) throw new UsageError('give either --bfile or --geno, not both');
+  const given = [spec.bfile && '--bfile', spec.geno && '--geno', spec.numeric && '--numeric'].filter(Boolean);
+  if (given.length > 1) throw new UsageError(`give one genotype source, not ${given.join(' and ')}`);
   if (spec.bfile) return BedFile.open(spec.bfile);
   if (spec.geno) return BimbamFile.open(spec.geno, spec.anno);
-  throw new UsageError('no genotypes: give --bfile PREFIX (PLINK) or --geno FILE (BIMBAM, with --anno)');
+  if (spec.numeric) {
+    if (!spec.map) throw new UsageError('--numeric needs --map FILE (SNP, chromosome, position per genotype column)');
+    return NumericFile.open(spec.numeric, spec.map, { indPath: spec.numericInd });
+  }
+  throw new UsageError('no genotypes: give --bfile PREFIX (PLINK), --geno FILE (BIMBAM, with --anno) or --numeric FILE --map FILE');
 }
 
 export function genotypeSamples(geno: GenotypeSource): GenotypeSamples {

@@ -47,6 +47,9 @@ export function absoluteInputs(spec: InputSpec): InputSpec {
     bfile: abs(spec.bfile),
     geno: abs(spec.geno),
     anno: abs(spec.anno),
+    numeric: abs(spec.numeric),
+    map: abs(spec.map),
+    numericInd: abs(spec.numericInd),
     pheno: abs(spec.pheno),
     phenoCol: spec.phenoCol,
     phenoName: spec.phenoName,
@@ -85,6 +88,9 @@ export function toJobSpec(d: JobDescription): pb.JobSpec {
       bfile: d.input.bfile,
       geno: d.input.geno,
       anno: d.input.anno,
+      numeric: d.input.numeric,
+      map: d.input.map,
+      numericInd: d.input.numericInd,
       pheno: d.input.pheno,
       phenoCol: d.input.phenoCol,
       phenoName: d.input.phenoName,
@@ -115,7 +121,7 @@ export function fromJobSpec(s: pb.JobSpec): { id: string; job: JobDescription } 
   const i = s.input;
   const job: JobDescription = {
     method: 'mlm',
-    input: { bfile: i.bfile, geno: i.geno, anno: i.anno, pheno: i.pheno, phenoCol: i.phenoCol, phenoName: i.phenoName, covar: i.covar },
+    input: { bfile: i.bfile, geno: i.geno, anno: i.anno, numeric: i.numeric, map: i.map, numericInd: i.numericInd, pheno: i.pheno, phenoCol: i.phenoCol, phenoName: i.phenoName, covar: i.covar },
     qc: { maf: s.qc.maf, miss: s.qc.miss, r2: s.qc.r2 },
     lmm: s.lmm as LmmMode,
     backend: s.backend as BackendPreference,

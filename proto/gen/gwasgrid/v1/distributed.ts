@@ -112,7 +112,13 @@ export interface InputSpec {
   pheno?: string | undefined;
   phenoCol?: number | undefined;
   phenoName?: string | undefined;
-  covar?: string | undefined;
+  covar?:
+    | string
+    | undefined;
+  /** Numeric genotype matrix (GAPIT or rMVP layout), its map, and (rMVP layout) individual names. */
+  numeric?: string | undefined;
+  map?: string | undefined;
+  numericInd?: string | undefined;
 }
 
 export interface QcSpec {
@@ -729,6 +735,9 @@ function createBaseInputSpec(): InputSpec {
     phenoCol: undefined,
     phenoName: undefined,
     covar: undefined,
+    numeric: undefined,
+    map: undefined,
+    numericInd: undefined,
   };
 }
 
@@ -754,6 +763,15 @@ export const InputSpec: MessageFns<InputSpec> = {
     }
     if (message.covar !== undefined) {
       writer.uint32(58).string(message.covar);
+    }
+    if (message.numeric !== undefined) {
+      writer.uint32(66).string(message.numeric);
+    }
+    if (message.map !== undefined) {
+      writer.uint32(74).string(message.map);
+    }
+    if (message.numericInd !== undefined) {
+      writer.uint32(82).string(message.numericInd);
     }
     return writer;
   },
@@ -827,6 +845,30 @@ export const InputSpec: MessageFns<InputSpec> = {
             message.covar = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.numeric = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.map = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.numericInd = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -851,6 +893,9 @@ export const InputSpec: MessageFns<InputSpec> = {
     message.phenoCol = object.phenoCol ?? undefined;
     message.phenoName = object.phenoName ?? undefined;
     message.covar = object.covar ?? undefined;
+    message.numeric = object.numeric ?? undefined;
+    message.map = object.map ?? undefined;
+    message.numericInd = object.numericInd ?? undefined;
     return message;
   },
 };

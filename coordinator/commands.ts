@@ -26,6 +26,9 @@ export interface GenotypeArgs {
   bfile?: string;
   geno?: string;
   anno?: string;
+  numeric?: string;
+  map?: string;
+  'numeric-ind'?: string;
   vcf?: string;
   'vcf-field'?: VcfField;
   'vcf-multiallelic'?: MultiallelicMode;
@@ -46,19 +49,31 @@ export interface CommonArgs extends GenotypeArgs {
 
 /** Exactly one genotype source, and the format options only with their format. */
 function checkGenotypeArgs(a: GenotypeArgs): void {
-  const given = genotypeFlags({ bfile: a.bfile, geno: a.geno, vcf: a.vcf, hapmap: a.hapmap });
+  const given = genotypeFlags({ bfile: a.bfile, geno: a.geno, numeric: a.numeric, vcf: a.vcf, hapmap: a.hapmap });
   if (given.length === 0) throw new UsageError(`no genotypes: give ${GENOTYPE_CHOICES}`);
   if (given.length > 1) throw new UsageError(`give one genotype source, not ${given.join(' and ')}`);
+  if (a.numeric && !a.map) throw new UsageError('--numeric needs --map FILE');
+  if ((a.map !== undefined || a['numeric-ind'] !== undefined) && !a.numeric) throw new UsageError('--map and --numeric-ind need --numeric');
   if ((a['vcf-field'] !== undefined || a['vcf-multiallelic'] !== undefined) && !a.vcf) throw new UsageError('--vcf-field and --vcf-multiallelic need --vcf');
   if (a.anno !== undefined && !a.geno) throw new UsageError('--anno needs --geno (it annotates BIMBAM files)');
 }
 
-/** Genotype input flags: one of --bfile, --geno (+ --anno), --vcf (+ --vcf-field, --vcf-multiallelic), --hapmap. */
+/**
+ * Genotype input flags: one of --bfile, --geno (+ --anno), --numeric (+ --map, --numeric-ind), --vcf (+ --vcf-field,
+ * --vcf-multiallelic), --hapmap.
+ */
 export function genotypeOptions<T>(y: Argv<T>) {
   return y
     .option('bfile', { type: 'string', describe: 'PLINK fileset prefix (PREFIX.bed/.bim/.fam)', group: 'Input:' })
     .option('geno', { type: 'string', describe: 'BIMBAM mean-genotype file (plain or .gz); dosages of allele1', group: 'Input:' })
     .option('anno', { type: 'string', describe: 'BIMBAM annotation file (rs, bp, chr), with --geno', group: 'Input:' })
+    .option('numeric', {
+      type: 'string',
+      describe: 'numeric 0/1/2 genotype matrix: GAPIT layout (header "taxa SNP…", a row per individual) or rMVP layout (a row per SNP)',
+      group: 'Input:',
+    })
+    .option('map', { type: 'string', describe: 'map for --numeric: SNP, chromosome, position [REF ALT] per genotype column', group: 'Input:' })
+    .option('numeric-ind', { type: 'string', describe: 'individual names for an rMVP-layout --numeric file, one per line', group: 'Input:' })
     .option('vcf', {
       type: 'string',
       describe: 'VCF or VCF.gz; dosage = ALT copies (allele1 = ALT, allele0 = REF); samples FID = IID = VCF name',
@@ -128,6 +143,9 @@ export function genotypeSpec(a: GenotypeArgs) {
     bfile: a.bfile,
     geno: a.geno,
     anno: a.anno,
+    numeric: a.numeric,
+    map: a.map,
+    numericInd: a['numeric-ind'],
     vcf: a.vcf,
     vcfField: a['vcf-field'],
     vcfMultiallelic: a['vcf-multiallelic'],

@@ -1,5 +1,5 @@
 /**
- * The SNP-block interface every genotype adapter feeds (PLINK bed, BIMBAM, VCF, HapMap).
+ * The SNP-block interface every genotype adapter feeds (PLINK bed, BIMBAM, numeric matrix, VCF, HapMap).
  *
  * Dosages count **allele1** (GEMMA's `allele1`, PLINK's A1 = bim column 5), as float64, NaN where missing.
  */
@@ -46,7 +46,7 @@ export interface GenoBlock {
 }
 
 export interface GenotypeSource {
-  readonly format: 'bed' | 'bimbam' | 'vcf' | 'hapmap';
+  readonly format: 'bed' | 'bimbam' | 'numeric' | 'vcf' | 'hapmap';
   /** What the user named (prefix for bed, the file for BIMBAM), for messages. */
   readonly label: string;
   readonly nSamples: number;

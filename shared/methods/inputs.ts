@@ -6,6 +6,7 @@ import { BedFile } from '../genotype/plink.js';
 import { BimbamFile } from '../genotype/bimbam.js';
 import { VcfFile, type MultiallelicMode, type VcfField } from '../genotype/vcf.js';
 import { HapmapFile } from '../genotype/hapmap.js';
+import { NumericFile } from '../genotype/numeric.js';
 import type { GenotypeSource } from '../genotype/types.js';
 import { SnpQc, type QcOptions } from '../genotype/qc.js';
 import { alignSamples, type AlignedSamples, type GenotypeSamples } from '../samples/align.js';
@@ -26,6 +27,10 @@ export interface InputSpec {
   vcfMultiallelic?: MultiallelicMode;
   /** HapMap (TASSEL/GAPIT) file. */
   hapmap?: string;
+  /** Numeric genotype matrix (GAPIT or rMVP layout) with its map. */
+  numeric?: string;
+  map?: string;
+  numericInd?: string;
   pheno?: string;
   phenoCol?: number;
   phenoName?: string;
@@ -37,12 +42,14 @@ export function genotypeFlags(spec: InputSpec): string[] {
   const given: string[] = [];
   if (spec.bfile) given.push('--bfile');
   if (spec.geno) given.push('--geno');
+  if (spec.numeric) given.push('--numeric');
   if (spec.vcf) given.push('--vcf');
   if (spec.hapmap) given.push('--hapmap');
   return given;
 }
 
-export const GENOTYPE_CHOICES = '--bfile PREFIX (PLINK), --geno FILE (BIMBAM, with --anno), --vcf FILE (VCF/VCF.gz) or --hapmap FILE (HapMap)';
+export const GENOTYPE_CHOICES =
+  '--bfile PREFIX (PLINK), --geno FILE (BIMBAM, with --anno), --numeric FILE --map FILE (0/1/2 matrix), --vcf FILE (VCF/VCF.gz) or --hapmap FILE (HapMap)';
 
 /**
  * Opens the one genotype source the spec names. Readers that decode at open (VCF, HapMap) report what they
@@ -55,6 +62,10 @@ export async function openGenotypes(spec: InputSpec & { log?: Logger }): Promise
   if (spec.anno && !spec.geno) throw new UsageError('--anno needs --geno (it annotates BIMBAM files)');
   if (spec.bfile) return BedFile.open(spec.bfile);
   if (spec.geno) return BimbamFile.open(spec.geno, spec.anno);
+  if (spec.numeric) {
+    if (!spec.map) throw new UsageError('--numeric needs --map FILE (SNP, chromosome, position per genotype column)');
+    return NumericFile.open(spec.numeric, spec.map, { indPath: spec.numericInd });
+  }
   if (spec.vcf || spec.hapmap) {
     const g = spec.vcf
       ? await VcfFile.open(spec.vcf, { field: spec.vcfField, multiallelic: spec.vcfMultiallelic })

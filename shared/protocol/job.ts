@@ -48,6 +48,9 @@ export function absoluteInputs(spec: InputSpec): InputSpec {
     bfile: abs(spec.bfile),
     geno: abs(spec.geno),
     anno: abs(spec.anno),
+    numeric: abs(spec.numeric),
+    map: abs(spec.map),
+    numericInd: abs(spec.numericInd),
     vcf: abs(spec.vcf),
     vcfField: spec.vcfField,
     vcfMultiallelic: spec.vcfMultiallelic,
@@ -90,6 +93,9 @@ export function toJobSpec(d: JobDescription): pb.JobSpec {
       bfile: d.input.bfile,
       geno: d.input.geno,
       anno: d.input.anno,
+      numeric: d.input.numeric,
+      map: d.input.map,
+      numericInd: d.input.numericInd,
       vcf: d.input.vcf,
       vcfField: d.input.vcfField,
       vcfMultiallelic: d.input.vcfMultiallelic,
@@ -114,12 +120,16 @@ export function toJobSpec(d: JobDescription): pb.JobSpec {
 /** Reads a received spec back, checking what this build can run; the id is recomputed and must match. */
 export function fromJobSpec(s: pb.JobSpec): { id: string; job: JobDescription } {
   const bad = (why: string) =>
-    new DistributedError('PROTOCOL', `job spec from the coordinator: ${why}`, { hint: 'run the same gwasgrid version on the coordinator and the workers' });
+    new DistributedError('PROTOCOL', `job spec from the coordinator: ${why}`, {
+      hint: 'run the same gwasgrid version on the coordinator and the workers',
+    });
   if (s.method !== 'mlm') throw bad(`method "${s.method}" is not supported by this worker`);
   if (![1, 2, 3, 4].includes(s.lmm)) throw bad(`lmm mode ${s.lmm}`);
   if (!s.input || !s.qc || !s.nullModel) throw bad('incomplete');
   if (s.nullModel.formatVersion !== NULL_MODEL_FORMAT || s.nullModel.modelVersion !== NULL_MODEL_VERSION) {
-    throw bad(`null model format ${s.nullModel.formatVersion}/version ${s.nullModel.modelVersion}, this build reads ${NULL_MODEL_FORMAT}/${NULL_MODEL_VERSION}`);
+    throw bad(
+      `null model format ${s.nullModel.formatVersion}/version ${s.nullModel.modelVersion}, this build reads ${NULL_MODEL_FORMAT}/${NULL_MODEL_VERSION}`,
+    );
   }
   const i = s.input;
   if (i.vcfField !== undefined && i.vcfField !== 'GT' && i.vcfField !== 'DS') throw bad(`VCF field "${i.vcfField}"`);
@@ -130,6 +140,9 @@ export function fromJobSpec(s: pb.JobSpec): { id: string; job: JobDescription } 
       bfile: i.bfile,
       geno: i.geno,
       anno: i.anno,
+      numeric: i.numeric,
+      map: i.map,
+      numericInd: i.numericInd,
       vcf: i.vcf,
       vcfField: i.vcfField as VcfField | undefined,
       vcfMultiallelic: i.vcfMultiallelic as MultiallelicMode | undefined,
@@ -150,6 +163,7 @@ export function fromJobSpec(s: pb.JobSpec): { id: string; job: JobDescription } 
     shardSize: s.shardSize,
   };
   const id = jobId(job);
-  if (id !== s.jobId) throw bad(`its id ${s.jobId.slice(0, 12)}… does not match its content (${id.slice(0, 12)}…)`);
+  if (id !== s.jobId)
+    throw bad(`its id ${s.jobId.slice(0, 12)}… does not match its content (${id.slice(0, 12)}…)`);
   return { id, job };
 }

@@ -2,6 +2,8 @@
  * Phenotype and covariate tables in the two styles users bring:
  * - GEMMA/BIMBAM style: no header, one row per genotype sample in genotype order, one column per variable.
  * - PLINK style: a header starting `FID IID` (or `#FID IID`, or plink2's `#IID`), rows joined by ID.
+ * - GAPIT/rMVP style: a header starting `Taxa` (any case), then trait names; rows joined by the taxon name,
+ *   which is matched against the sample ID (IID) of the genotypes. `NaN` is missing, as GAPIT writes it.
  * The style is detected from the first line.
  */
 import { InputError } from '../errors.js';
@@ -13,7 +15,7 @@ export interface Table {
   style: 'gemma' | 'plink';
   /** Row IDs (PLINK style); null for GEMMA style. With `#IID` headers fid is set equal to iid. */
   ids: SampleId[] | null;
-  /** Whether IDs are IID-only (`#IID` header). */
+  /** Whether IDs are IID-only (`#IID` or `Taxa` header). */
   iidOnly: boolean;
   /** Column names (PLINK style header), or null. */
   names: string[] | null;
@@ -48,7 +50,7 @@ export async function readTable(file: string, opts: TableOptions): Promise<Table
   const h0 = head[0].replace(/^#/, '').toUpperCase();
   const h1 = (head[1] ?? '').toUpperCase();
   const plinkFidIid = h0 === 'FID' && h1 === 'IID';
-  const plinkIid = head[0].toUpperCase() === '#IID';
+  const plinkIid = head[0].toUpperCase() === '#IID' || h0 === 'TAXA';
   if (plinkFidIid || plinkIid) {
     const skip = plinkFidIid ? 2 : 1;
     const names = head.slice(skip);

@@ -115,7 +115,13 @@ export interface InputSpec {
   covar?:
     | string
     | undefined;
-  /** VCF/HapMap inputs (numbered from 20, leaving 8–19 for other genotype formats). */
+  /** Numeric genotype matrix (GAPIT or rMVP layout), its map, and (rMVP layout) individual names. */
+  numeric?: string | undefined;
+  map?: string | undefined;
+  numericInd?:
+    | string
+    | undefined;
+  /** VCF/HapMap inputs (numbered from 20, leaving room after the numeric fields). */
   vcf?:
     | string
     | undefined;
@@ -742,6 +748,9 @@ function createBaseInputSpec(): InputSpec {
     phenoCol: undefined,
     phenoName: undefined,
     covar: undefined,
+    numeric: undefined,
+    map: undefined,
+    numericInd: undefined,
     vcf: undefined,
     vcfField: undefined,
     vcfMultiallelic: undefined,
@@ -771,6 +780,15 @@ export const InputSpec: MessageFns<InputSpec> = {
     }
     if (message.covar !== undefined) {
       writer.uint32(58).string(message.covar);
+    }
+    if (message.numeric !== undefined) {
+      writer.uint32(66).string(message.numeric);
+    }
+    if (message.map !== undefined) {
+      writer.uint32(74).string(message.map);
+    }
+    if (message.numericInd !== undefined) {
+      writer.uint32(82).string(message.numericInd);
     }
     if (message.vcf !== undefined) {
       writer.uint32(162).string(message.vcf);
@@ -856,6 +874,30 @@ export const InputSpec: MessageFns<InputSpec> = {
             message.covar = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.numeric = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.map = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.numericInd = reader.string();
+            continue;
+          }
           case 20: {
             if (tag !== 162) {
               break;
@@ -912,6 +954,9 @@ export const InputSpec: MessageFns<InputSpec> = {
     message.phenoCol = object.phenoCol ?? undefined;
     message.phenoName = object.phenoName ?? undefined;
     message.covar = object.covar ?? undefined;
+    message.numeric = object.numeric ?? undefined;
+    message.map = object.map ?? undefined;
+    message.numericInd = object.numericInd ?? undefined;
     message.vcf = object.vcf ?? undefined;
     message.vcfField = object.vcfField ?? undefined;
     message.vcfMultiallelic = object.vcfMultiallelic ?? undefined;

@@ -69,6 +69,19 @@ describe('job spec', () => {
     expect(jobId({ ...job, shardSize: 766 })).not.toBe(jobId(job));
   });
 
+  it('carries VCF and HapMap inputs to workers, and refuses unknown VCF options', () => {
+    for (const input of [
+      { vcf: '/data/x.vcf.gz', vcfField: 'DS' as const, vcfMultiallelic: 'split' as const, pheno: '/data/p.txt', phenoCol: 2 },
+      { hapmap: '/data/m.hmp.txt', phenoCol: 1 },
+    ]) {
+      const j = { ...job, input };
+      const spec = pb.JobSpec.decode(pb.JobSpec.encode(toJobSpec(j)).finish());
+      expect(fromJobSpec(spec)).toEqual({ id: jobId(j), job: j });
+    }
+    const bad = toJobSpec({ ...job, input: { vcf: '/x.vcf', phenoCol: 1 } });
+    expect(() => fromJobSpec({ ...bad, input: { ...bad.input!, vcfField: 'AD' } })).toThrow(/VCF field "AD"/);
+  });
+
   it('parses HOST:PORT and resolves the token from the flag or the environment', () => {
     expect(parseHostPort('127.0.0.1:0')).toEqual({ host: '127.0.0.1', port: 0 });
     expect(parseHostPort('[::1]:50051')).toEqual({ host: '[::1]', port: 50051 });

@@ -186,6 +186,21 @@ class HapmapParser {
     let i = 0;
     while (true) {
       if (i >= n) throw this.columnError(lineNo, expected + 1 + countTabs(b, p, end), expected);
+      // Fast path: a two-letter call of ACGT ("AG") followed by a tab or the end of the line.
+      if (p + 2 <= end && (p + 2 === end || b[p + 2] === TAB)) {
+        const k1 = CHAR_CODE[b[p]];
+        const k2 = CHAR_CODE[b[p + 1]];
+        if (k1 < 4 && k2 < 4) {
+          F[i] = k1;
+          S[i] = k2;
+          cnt[k1]++;
+          cnt[k2]++;
+          i++;
+          if (p + 2 === end) break;
+          p += 3;
+          continue;
+        }
+      }
       let e = p;
       while (e < end && b[e] !== TAB) e++;
       // Trim spaces.

@@ -14,7 +14,8 @@
  *   `--vcf-field DS`: the DS (ALT dosage) value, a number in [0, 2] or `.` (missing).
  * - **Multi-allelic** records (ALT with a comma): `skip` (default; counted and logged) or `split`: one SNP per
  *   ALT allele k, whose dosage counts allele k only (other ALT alleles count as non-k, like `bcftools norm
- *   -m-`); with DS the k-th of the comma-separated values is used.
+ *   -m-`; the ID is kept, so split SNPs share it and allele1 tells them apart); with DS the k-th of the
+ *   comma-separated values is used.
  * - **ID** `.` becomes `chr:pos:ref:alt`. POS must be an integer (negative values such as -9 are kept as
  *   "unknown", GEMMA's convention). QUAL, FILTER and INFO are not used: filter beforehand (`bcftools view -f
  *   PASS`).

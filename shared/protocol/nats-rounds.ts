@@ -58,6 +58,7 @@ export interface NatsAuth {
 export function subjects(job: string) {
   const p = `gwasgrid.${job}`;
   return {
+    setup: `${p}.setup`,
     pull: `${p}.pull`,
     data: `${p}.data`,
     beat: `${p}.beat`,
@@ -167,6 +168,9 @@ export class RoundCoordinator {
   private readonly workers = new Set<string>();
   private bytesIn = 0;
   private sweeper: NodeJS.Timeout | null = null;
+  private setup: Uint8Array[] = [];
+  /** The worker whose reply was accepted for each partition (affinity for the next round). */
+  private readonly owner = new Map<number, string>();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -175,8 +179,11 @@ export class RoundCoordinator {
     private readonly opts: { leaseTimeoutMs: number; roundDeadlineMs: number; heartbeatMs: number },
   ) {}
 
-  start(): void {
+  /** Starts serving; `setup` is the job's per-run data every worker fetches once (inputs, covariates, …). */
+  start(setup: Uint8Array = new Uint8Array(0)): void {
+    this.setup = chunksOf(setup);
     const s = subjects(this.job);
+    this.subs.push(this.nc.subscribe(s.setup, { callback: (err, m) => !err && this.onSetup(m) }));
     this.subs.push(this.nc.subscribe(s.pull, { callback: (err, m) => !err && this.onPull(m) }));
     this.subs.push(this.nc.subscribe(s.data, { callback: (err, m) => !err && this.onData(m) }));
     this.subs.push(this.nc.subscribe(s.beat, { callback: (err, m) => !err && this.onBeat(m) }));
@@ -262,13 +269,24 @@ export class RoundCoordinator {
     if (m.reply) m.respond(encodeFrame(v));
   }
 
+  private onSetup(m: Msg): void {
+    const { chunk } = decodeFrame<{ chunk: number }>(m.data);
+    if (chunk < 0 || chunk >= this.setup.length) return this.respond(m, { chunks: this.setup.length });
+    if (m.reply) m.respond(this.setup[chunk]);
+  }
+
   private onPull(m: Msg): void {
     const req = decodeFrame<{ worker: string }>(m.data);
     if (this.finished) return this.respond(m, { kind: 'done' } satisfies PullReply);
     const st = this.round;
     if (!st || st.pending.length === 0)
       return this.respond(m, { kind: 'wait', retryAfterMs: 100 } satisfies PullReply);
-    const partition = st.pending.shift()!;
+    // Affinity: a worker gets back the partitions it answered last round (its cached genotypes and products
+    // make them cheaper there), then unowned ones, then anyone's.
+    let at = st.pending.findIndex((p) => this.owner.get(p) === req.worker);
+    if (at < 0) at = st.pending.findIndex((p) => !this.owner.has(p));
+    if (at < 0) at = 0;
+    const partition = st.pending.splice(at, 1)[0];
     const attempt = ++st.attempts;
     st.leases.set(partition, { partition, attempt, worker: req.worker, lastHeard: Date.now() });
     this.workers.add(req.worker);
@@ -322,6 +340,7 @@ export class RoundCoordinator {
     if (parts.some((x) => x === null)) return;
     st.partial.delete(key);
     st.replies[r.partition] = concat(parts as Uint8Array[]);
+    this.owner.set(r.partition, r.worker);
     st.leases.delete(r.partition);
     const q = st.pending.indexOf(r.partition);
     if (q >= 0) st.pending.splice(q, 1);
@@ -348,6 +367,35 @@ export class RoundCoordinator {
       }
     }
   }
+}
+
+/** Fetches the job's setup blob (see {@link RoundCoordinator.start}), retrying through NATS outages. */
+export async function fetchSetup(
+  nc: NatsConnection,
+  job: string,
+  log: Logger,
+  timeoutMs = 5000,
+): Promise<Uint8Array> {
+  const s = subjects(job);
+  const ask = async (chunk: number): Promise<Uint8Array> => {
+    for (let tries = 0; ; tries++) {
+      try {
+        return (await nc.request(s.setup, encodeFrame({ chunk }), { timeout: timeoutMs })).data;
+      } catch (e) {
+        if (tries >= 20) {
+          throw new DistributedError('UNAVAILABLE', `no answer on ${s.setup} (${(e as Error).message})`, {
+            hint: 'the coordinator is not serving this job on this NATS server: check --nats and that the coordinator runs',
+          });
+        }
+        if (tries === 0) log.warn(`waiting for the coordinator on ${s.setup} (${(e as Error).message})`);
+        await new Promise((r) => setTimeout(r, 250 * Math.min(8, tries + 1)));
+      }
+    }
+  };
+  const { chunks } = decodeFrame<{ chunks: number }>(await ask(-1));
+  const parts: Uint8Array[] = [];
+  for (let c = 0; c < chunks; c++) parts.push(await ask(c));
+  return concat(parts);
 }
 
 export interface RoundTask {

@@ -155,6 +155,7 @@ export async function alignSamples(geno: GenotypeSamples, spec: SampleSpec, excl
     if (k < 1 || k > width) {
       throw new UsageError(
         `--pheno-col ${k} is out of range: ${geno.famPath ?? 'the .fam'} has ${width} phenotype column(s) (from column 6)`,
+        `without --pheno, --pheno-col N reads .fam column 5+N (N = 1..${width}); give other phenotypes with --pheno FILE`,
       );
     }
     traitName = `fam column ${5 + k}`;
@@ -168,6 +169,7 @@ export async function alignSamples(geno: GenotypeSamples, spec: SampleSpec, excl
           'INPUT_FORMAT',
           `phenotype "${tok}" is not a number, NA or -9`,
           { file: geno.famPath, line: i + 1, sample: geno.ids?.[i]?.iid },
+          'fix the value in the .fam (NA or -9 for missing), or give the phenotypes with --pheno FILE',
         );
       }
       y[i] = v;

@@ -12,8 +12,9 @@
  *   copies, for each block in flight (threads + 1);
  * - per SNP: metadata and QC arrays, about 300 bytes · m;
  * - the Node.js runtime itself, about 80 MB.
- * The peak is the largest stage (kinship and eigen are not resident at the same time as the rotation blocks,
- * but K and U are), so the estimate is an upper bound of the real peak within ~10 % on our references.
+ * The peak is the resident part (K, per-SNP arrays, runtime) plus the largest stage (kinship accumulation,
+ * eigendecomposition or scan). It is a model of the allocations, not a measurement: it has not yet been
+ * calibrated against measured peak RSS (e.g. ../shared/data/*\/reference/runs.tsv), so leave headroom.
  */
 import { ResourceError, UsageError } from './errors.js';
 

@@ -8,7 +8,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { UsageError } from '../shared/errors.js';
 import { resolveToken, TOKEN_ENV } from '../shared/protocol/auth.js';
 import { parseHostPort } from '../shared/protocol/rpc.js';
-import { mlmOptions, mlmConfig, setup, type MlmArgs } from './commands.js';
+import { mlmOptions, mlmConfig, setup, distributedSupported, type MlmArgs } from './commands.js';
 import { DEFAULT_LEASE_TIMEOUT_MS, startCoordinator } from './run.js';
 
 interface CoordinatorArgs extends MlmArgs {
@@ -52,9 +52,14 @@ export const coordinatorCommand: CommandModule<object, CoordinatorArgs> = {
         const size = args['shard-size'];
         if (size !== undefined && !(Number.isInteger(size) && size >= 1)) throw new UsageError('--shard-size must be a whole number ≥ 1');
         if (!(args['lease-timeout'] > 0)) throw new UsageError('--lease-timeout must be > 0 seconds');
+        distributedSupported(args, 'gwasgrid coordinator');
         return true;
       })
-      .example('$0 coordinator --bfile data/mouse --pheno-col 1 --listen 0.0.0.0:50051 --token "$T" --out out/cd8', 'then start workers') as unknown as Argv<CoordinatorArgs>,
+      .example('$0 coordinator --bfile data/mouse --pheno-col 1 --listen 0.0.0.0:50051 --token "$T" --out out/cd8', 'then start workers (gwasgrid worker --coordinator HOST:50051)')
+      .example('$0 coordinator --bfile /shared/mouse --kinship /shared/mouse.cXX.txt --listen 0.0.0.0:50051 --shard-size 500 --out /shared/out/cd8', 'precomputed kinship, smaller shards (token from $GWASGRID_TOKEN)')
+      .example('$0 coordinator --bfile d/mouse --listen 0.0.0.0:50051 --tls-cert srv.pem --tls-key srv.key --tls-ca ca.pem --out o/cd8', 'TLS with client certificates (mTLS)')
+      .example('$0 coordinator <same flags> --out out/cd8', 'after a crash: resumes, skipping the verified shards in out/cd8.shards/')
+      .epilog('Writes PREFIX.assoc.txt (same bytes as gwasgrid mlm) and PREFIX.log.txt when every shard is done, then exits 0. Exit codes: 2 usage, 3 input, 4 numeric, 5 memory limit, 6 distributed failure.') as unknown as Argv<CoordinatorArgs>,
   handler: async (a) => {
     const token = resolveToken(a.token);
     const { log, backend } = await setup(a);

@@ -95,6 +95,7 @@ export async function prepareJob(cfg: CoordinatorConfig): Promise<PreparedJob> {
     samplesSha256: samplesFingerprint(samples.analysed),
     nullModel: { sha256, sizeBytes: bytes.length, formatVersion: NULL_MODEL_FORMAT, modelVersion: model.version },
     shardSize,
+    ...(prep.sampleQc?.removedIdx.length ? { excludedSamples: prep.sampleQc.removedIdx } : {}),
   };
   const spec = toJobSpec(desc);
   const jobId = spec.jobId;

@@ -9,6 +9,7 @@
  */
 import { mlmLogText } from '../shared/methods/mlm.js';
 import { assocHeader } from '../shared/results/assoc.js';
+import { lambdaFromAssoc } from '../shared/results/rows.js';
 import { writeFileAtomic } from '../shared/io/atomic.js';
 import type { GwasError } from '../shared/errors.js';
 import type { CoordinatorServer } from '../shared/protocol/rpc.js';
@@ -141,6 +142,8 @@ async function serveJob(
     const assocPath = `${mlm.out}.assoc.txt`;
     await store.merge(assocHeader(mlm.lmm), shards, assocPath);
     timings.merge = (performance.now() - t) / 1000;
+    const lambda = await lambdaFromAssoc(assocPath, mlm.lmm);
+    log.info(`genomic inflation λGC = ${lambda.value.toFixed(4)} (median χ² of ${lambda.count} p-values / 0.4549364)`, { lambdaGc: lambda.value });
     timings.total = (performance.now() - t0) / 1000;
     const logPath = `${mlm.out}.log.txt`;
     const moved = ctx.broadcasts.reduce((a, b) => a + b.bytes, 0);
@@ -150,6 +153,7 @@ async function serveJob(
       `## Null model = ${(job.bytes.length / 1e6).toFixed(1)} MB, sha256 ${job.sha256}, sent ${ctx.broadcasts.length} times` +
         (secs > 0 ? ` at ${(moved / 1e6 / secs).toFixed(1)} MB/s` : ''),
       ...(cfg.logLines ?? []),
+      `## lambda GC = ${lambda.value.toFixed(6)}`,
     ];
     await writeFileAtomic(logPath, mlmLogText(mlm, job.geno, job.samples, qc, job.model, timings, extra));
     if (!cfg.keepShards) await store.removeAll();

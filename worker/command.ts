@@ -38,6 +38,10 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       .option('tls-ca', { type: 'string', describe: 'CA (PEM) that signed the coordinator\'s certificate: connect with TLS', group: 'TLS:' })
       .option('log-format', { choices: ['text', 'json'] as const, describe: 'log lines on stderr (default: text on a terminal, json otherwise)', group: 'Run:' })
       .example('$0 worker --coordinator head:50051 --token "$T"', 'join and work until the job is done')
+      .example('GWASGRID_TOKEN=$T $0 worker --coordinator head:50051 --threads 8 --name node07', 'token from the environment, 8 threads')
+      .example('$0 worker --coordinator head:50051 --tls-ca ca.pem --tls-cert w.pem --tls-key w.key', 'TLS (mTLS with a client certificate)')
+      .example('$0 worker --coordinator head:50051 --timeout 600', 'ride out coordinator restarts of up to 10 minutes')
+      .epilog('The worker reads the input files named in the job from the same paths as the coordinator (shared filesystem). Exit codes: 0 job done; 6 token refused, coordinator unreachable, version mismatch or input files that differ from the coordinator\'s; 3 an input file cannot be read; 143 stopped by SIGTERM.')
       .check((a) => {
         const args = a as unknown as WorkerArgs;
         try {

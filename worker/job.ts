@@ -35,7 +35,15 @@ export class WorkerJob {
       if (geno.snps.length !== spec.totalSnps) {
         throw new DistributedError('PROTOCOL', `${geno.label} has ${geno.snps.length} SNPs here, ${spec.totalSnps} on the coordinator`, { hint: SAME_FILES });
       }
-      const samples = await loadSamples(geno, spec.input, log);
+      let exclude: Uint8Array | null = null;
+      if (spec.excludedSamples?.length) {
+        exclude = new Uint8Array(geno.nSamples);
+        for (const i of spec.excludedSamples) {
+          if (i >= geno.nSamples) throw new DistributedError('PROTOCOL', `excluded sample ${i} is beyond the ${geno.nSamples} samples here`, { hint: SAME_FILES });
+          exclude[i] = 1;
+        }
+      }
+      const samples = await loadSamples(geno, spec.input, log, exclude);
       if (samples.analysed.length !== spec.analysedSamples || samplesFingerprint(samples.analysed) !== spec.samplesSha256) {
         throw new DistributedError(
           'PROTOCOL',

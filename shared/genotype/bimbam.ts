@@ -26,11 +26,11 @@ export async function readAnno(path: string): Promise<Map<string, AnnoEntry>> {
     const t = tokens(line);
     if (t.length === 0) return;
     if (t.length < 2) {
-      throw new InputError('INPUT_FORMAT', 'expected at least 2 columns (rs bp [chr [cM]])', { file: path, line: i + 1 });
+      throw new InputError('INPUT_FORMAT', 'expected at least 2 columns (rs bp [chr [cM]])', { file: path, line: i + 1 }, 'an annotation line is "rs bp chr [cM]"');
     }
     const pos = t[1] === 'NA' ? -9 : Number(t[1]);
     if (!Number.isFinite(pos)) {
-      throw new InputError('INPUT_FORMAT', `position "${t[1]}" is not a number or NA`, { file: path, line: i + 1 });
+      throw new InputError('INPUT_FORMAT', `position "${t[1]}" is not a number or NA`, { file: path, line: i + 1 }, 'an annotation line is "rs bp chr [cM]" with bp a whole number or NA');
     }
     const chr = t.length > 2 && t[2] !== 'NA' ? t[2] : '-9';
     const cm = t.length > 3 && t[3] !== 'NA' ? Number(t[3]) : -9;
@@ -58,10 +58,12 @@ export class BimbamFile implements GenotypeSource {
       if (line.trim() === '') continue;
       const t = headAndCount(line);
       if (t.length < 4) {
-        throw new InputError('INPUT_FORMAT', `expected rs, allele1, allele0 and dosages; found ${t.length} fields`, {
-          file: path,
-          line: lineNo,
-        });
+        throw new InputError(
+          'INPUT_FORMAT',
+          `expected rs, allele1, allele0 and dosages; found ${t.length} fields`,
+          { file: path, line: lineNo },
+          'a BIMBAM mean-genotype line is "rs, allele1, allele0, d1, …, dn"',
+        );
       }
       if (n < 0) n = t.length - 3;
       else if (t.length - 3 !== n) {
@@ -75,7 +77,18 @@ export class BimbamFile implements GenotypeSource {
       const a = anno.get(t[0]);
       snps.push({ rs: t[0], a1: t[1], a0: t[2], chr: a ? a.chr : '-9', pos: a ? a.pos : -9, cm: a ? a.cm : -9 });
     }
-    if (snps.length === 0) throw new InputError('NO_DATA', 'BIMBAM file has no SNPs', { file: path });
+    if (snps.length === 0) {
+      throw new InputError('NO_DATA', 'BIMBAM file has no SNPs', { file: path }, 'give the mean-genotype file: one line "rs, allele1, allele0, dosages…" per SNP');
+    }
+    // SNPs absent from the annotation get chr/ps -9 (GEMMA); an annotation naming none of them is the wrong file.
+    if (annoPath && anno.size > 0 && !snps.some((s) => anno.has(s.rs))) {
+      throw new InputError(
+        'INPUT_MISMATCH',
+        `none of the ${snps.length} SNPs of ${path} is in the annotation (first SNP: ${snps[0].rs}, first annotated: ${anno.keys().next().value})`,
+        { file: annoPath },
+        'give the annotation file of this genotype file (columns: rs bp chr), with the same SNP names',
+      );
+    }
     return new BimbamFile(path, n, snps);
   }
 
@@ -161,12 +174,17 @@ function parseDosages(
     out[off + j] = v;
   }
   if (tok - 3 < nSamples) {
-    throw new InputError('INPUT_FORMAT', `has ${Math.max(0, tok - 3)} dosages, expected ${nSamples}`, { file, line: lineNo });
+    throw new InputError('INPUT_FORMAT', `has ${Math.max(0, tok - 3)} dosages, expected ${nSamples}`, { file, line: lineNo }, 'every line needs one dosage per sample');
   }
 }
 
 function throwBad(tok: string, file: string, lineNo: number, line: string): never {
-  throw new InputError('INPUT_FORMAT', `dosage "${tok}" is not a number or NA`, { file, line: lineNo, snp: tokens(line)[0] });
+  throw new InputError(
+    'INPUT_FORMAT',
+    `dosage "${tok}" is not a number or NA`,
+    { file, line: lineNo, snp: tokens(line)[0] },
+    'BIMBAM dosages are numbers from 0 to 2 (expected copies of allele1), NA for missing',
+  );
 }
 
 /** The first three tokens of a line and the total number of tokens (as `length`), without splitting it all. */

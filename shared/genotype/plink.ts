@@ -36,6 +36,7 @@ export async function readFam(path: string): Promise<FamRecord[]> {
         'INPUT_FORMAT',
         `expected at least 6 columns (FID IID father mother sex phenotype), found ${t.length}`,
         { file: path, line: i + 1 },
+        'a .fam line is "FID IID father mother sex phenotype" (use 0 for unknown parents/sex and -9 or NA for a missing phenotype)',
       );
     }
     const key = `${t[0]}\u0000${t[1]}`;
@@ -62,14 +63,16 @@ export async function readBim(path: string): Promise<SnpMeta[]> {
   for (let i = 0; i < lines.length; i++) {
     const t = wsTokens(lines[i]);
     if (t.length < 6) {
-      throw new InputError('INPUT_FORMAT', `expected 6 columns (chr rs cM bp A1 A2), found ${t.length}`, {
-        file: path,
-        line: i + 1,
-      });
+      throw new InputError(
+        'INPUT_FORMAT',
+        `expected 6 columns (chr rs cM bp A1 A2), found ${t.length}`,
+        { file: path, line: i + 1 },
+        'a .bim line is "chr rs cM bp A1 A2" (cM may be 0); regenerate the fileset with plink --make-bed',
+      );
     }
     const pos = Number(t[3]);
     if (!Number.isFinite(pos)) {
-      throw new InputError('INPUT_FORMAT', `base-pair position "${t[3]}" is not a number`, { file: path, line: i + 1 });
+      throw new InputError('INPUT_FORMAT', `base-pair position "${t[3]}" is not a number`, { file: path, line: i + 1 }, 'column 4 of a .bim line is the base-pair position, a whole number');
     }
     const cm = Number(t[2]);
     out[i] = { chr: t[0], rs: t[1], cm: Number.isFinite(cm) ? cm : 0, pos, a1: t[4], a0: t[5] };

@@ -5,27 +5,55 @@
  * 2. allele-1 frequency af < `maf` or af > 1 − `maf` (default 0.01) → removed (af is not folded);
  * 3. monomorphic → removed: for hard calls (bed) when only one of the 0/1/2 classes occurs, for dosages
  *    (BIMBAM) when every non-missing value equals the first;
+ * 3a. (`mac`, off by default) minor allele count min(Σd, 2·n_obs − Σd) over the non-missing analysed samples
+ *    below `mac` → removed (plink2 `--mac`);
+ * 3b. (`hwe`, off by default) exact Hardy–Weinberg p-value (Wigginton et al. 2005; shared/stats/hwe.ts) of the
+ *    hard calls of the analysed samples below `hwe` → removed (plink2 `--hwe P`, two-sided, not mid-p). Dosages
+ *    are hard-called when within 0.1 of 0, 1 or 2 (plink2's default `--hard-call-threshold`), otherwise not
+ *    counted;
  * 4. with covariates beyond the intercept, r² of the (mean-imputed, uncentred) genotype on W above `r2`
  *    (default 0.9999) → removed.
- * af and n_miss are also what the association output reports.
+ * Each removed SNP is counted once, under the first rule it fails. With `mac` and `hwe` off (the defaults) the
+ * rules and counts are exactly GEMMA's. af and n_miss are also what the association output reports.
+ * Cost: O(n_a) per SNP, plus O(width of the HWE distribution) when `hwe` is on.
  */
 import type { SnpMeta } from './types.js';
+import { hweExactP } from '../stats/hwe.js';
 
 export interface QcOptions {
   maf: number;
   miss: number;
   r2: number;
+  /** Minimum minor allele count (off when undefined or 0). */
+  mac?: number;
+  /** HWE exact-test p-value threshold: SNPs with p < hwe are removed (off when undefined or 0). */
+  hwe?: number;
 }
 
 export const GEMMA_QC: QcOptions = { maf: 0.01, miss: 0.05, r2: 0.9999 };
+
+/** Dosages within this distance of 0, 1 or 2 count as hard calls for the HWE test (plink2's default). */
+export const HARD_CALL_THRESHOLD = 0.1;
 
 export interface QcCounts {
   total: number;
   missing: number;
   maf: number;
+  mac: number;
   monomorphic: number;
+  hwe: number;
   collinear: number;
   kept: number;
+}
+
+/** One line describing what each SNP rule removed (for logs). */
+export function describeQcCounts(c: QcCounts, o: QcOptions): string {
+  const parts = [`${c.missing} for missingness > ${o.miss}`, `${c.maf} for MAF < ${o.maf}`];
+  if (o.mac) parts.push(`${c.mac} for MAC < ${o.mac}`);
+  parts.push(`${c.monomorphic} monomorphic`);
+  if (o.hwe) parts.push(`${c.hwe} for HWE exact p < ${o.hwe}`);
+  parts.push(`${c.collinear} collinear with covariates`);
+  return `${c.total} SNPs, removed ${parts.join(', ')}; ${c.kept} kept`;
 }
 
 /** Per-SNP statistics and the keep mask, filled block by block. */
@@ -52,7 +80,7 @@ export class SnpQc {
     this.mask = new Uint8Array(m);
     this.nMiss = new Int32Array(m);
     this.af = new Float64Array(m).fill(NaN);
-    this.counts = { total: m, missing: 0, maf: 0, monomorphic: 0, collinear: 0, kept: 0 };
+    this.counts = { total: m, missing: 0, maf: 0, mac: 0, monomorphic: 0, hwe: 0, collinear: 0, kept: 0 };
     this.wtwInv = c > 1 ? invertSpd(gram(W, W.length / c, c), c) : null;
     this.wtx = new Float64Array(c);
   }
@@ -96,9 +124,35 @@ export class SnpQc {
       counts.maf++;
       return false;
     }
+    if (this.opts.mac) {
+      const nObs = na - miss;
+      const mac = Math.min(sum, 2 * nObs - sum);
+      if (mac < this.opts.mac) {
+        counts.mac++;
+        return false;
+      }
+    }
     if (this.hardCalls ? n0 + n1 === 0 || n1 + n2 === 0 || n2 + n0 === 0 : !poly) {
       counts.monomorphic++;
       return false;
+    }
+    if (this.opts.hwe) {
+      if (!this.hardCalls) {
+        n0 = n1 = n2 = 0;
+        for (let j = 0; j < na; j++) {
+          const v = row[rowOffset + analysed[j]];
+          if (v !== v) continue;
+          const call = Math.round(v);
+          if (Math.abs(v - call) > HARD_CALL_THRESHOLD) continue;
+          if (call === 0) n0++;
+          else if (call === 1) n1++;
+          else if (call === 2) n2++;
+        }
+      }
+      if (hweExactP(n2, n1, n0) < this.opts.hwe) {
+        counts.hwe++;
+        return false;
+      }
     }
     if (this.wtwInv) {
       const { c, W, wtx } = this;

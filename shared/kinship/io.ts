@@ -34,11 +34,11 @@ export async function readKinship(path: string, n: number): Promise<Float64Array
     for (const tok of t) {
       if (tok === '') continue;
       if (col >= n) {
-        throw new InputError('INPUT_MISMATCH', `row has more than ${n} values`, { file: path, line: lineNo });
+        throw new InputError('INPUT_MISMATCH', `row has more than ${n} values`, { file: path, line: lineNo }, 'use the kinship matrix made from the same genotype files');
       }
       const v = Number(tok);
       if (!Number.isFinite(v)) {
-        throw new InputError('INPUT_FORMAT', `value "${tok}" is not a number`, { file: path, line: lineNo });
+        throw new InputError('INPUT_FORMAT', `value "${tok}" is not a number`, { file: path, line: lineNo }, 'a kinship file holds n rows of n numbers (GEMMA .cXX.txt/.sXX.txt); regenerate it with gwasgrid kinship');
       }
       K[row * n + col++] = v;
     }

@@ -90,7 +90,10 @@ export function fitNullModel(
   const reml = optimiseLambda(remlObjective(lik), opts);
   const ml = optimiseLambda(mlObjective(lik), opts);
   if (!Number.isFinite(reml.lambda) || !Number.isFinite(ml.lambda)) {
-    throw new NumericError('the null model could not be fitted (λ optimisation failed)');
+    throw new NumericError(
+      'the null model could not be fitted (λ optimisation failed)',
+      'check that the kinship matches the genotypes and is informative for the analysed samples (not e.g. every pair equally related)',
+    );
   }
   let traceG = 0;
   for (let i = 0; i < n; i++) traceG += eig.eigenvalues[i];

@@ -8,7 +8,8 @@ import { VcfFile, type MultiallelicMode, type VcfField } from '../genotype/vcf.j
 import { HapmapFile } from '../genotype/hapmap.js';
 import { NumericFile } from '../genotype/numeric.js';
 import type { GenotypeSource } from '../genotype/types.js';
-import { SnpQc, type QcOptions } from '../genotype/qc.js';
+import { SnpQc, describeQcCounts, type QcOptions } from '../genotype/qc.js';
+import { sampleMissingness, describeRemoved, type SampleQcResult } from '../genotype/sample-qc.js';
 import { alignSamples, type AlignedSamples, type GenotypeSamples } from '../samples/align.js';
 import { KinshipAccumulator, type KinshipMode } from '../kinship/kinship.js';
 import type { LinalgBackend } from '../linalg/backend.js';
@@ -89,52 +90,162 @@ export function genotypeSamples(geno: GenotypeSource): GenotypeSamples {
   return { label: geno.label, nSamples: geno.nSamples, ids: geno.sampleIds, famPhenos: null };
 }
 
-export async function loadSamples(geno: GenotypeSource, spec: InputSpec, log: Logger): Promise<AlignedSamples> {
-  const samples = await alignSamples(genotypeSamples(geno), {
-    phenoFile: spec.pheno,
-    phenoCol: spec.phenoCol,
-    phenoName: spec.phenoName,
-    covarFile: spec.covar,
-  });
+export async function loadSamples(geno: GenotypeSource, spec: InputSpec, log: Logger, exclude?: Uint8Array | null): Promise<AlignedSamples> {
+  const samples = await alignSamples(
+    genotypeSamples(geno),
+    {
+      phenoFile: spec.pheno,
+      phenoCol: spec.phenoCol,
+      phenoName: spec.phenoName,
+      covarFile: spec.covar,
+    },
+    exclude,
+  );
   for (const line of samples.summary) log.info(line);
   return samples;
 }
 
+/**
+ * Sample QC (`--mind F`), the first pass of an analysis: samples missing more than F of all SNPs are removed;
+ * the log counts and names them. Refuses when no sample is left.
+ */
+export async function sampleQcPass(geno: GenotypeSource, mind: number, log: Logger): Promise<SampleQcResult> {
+  const total = geno.snps.length;
+  const r = await sampleMissingness(geno, mind, { onProgress: (d) => log.progress('sample QC (--mind)', d, total) });
+  log.info(
+    `sample QC --mind ${mind}: ${r.removedIdx.length} of ${geno.nSamples} samples missing more than ${(mind * 100).toPrecision(3)}% of ${r.snps} SNPs removed` +
+      (r.removedIdx.length ? `: ${describeRemoved(r, geno.sampleIds)}` : ''),
+  );
+  if (r.removedIdx.length === geno.nSamples) {
+    throw new InputError(
+      'NO_DATA',
+      `--mind ${mind} removes every sample (the least-missing sample lacks ${((100 * Math.min(...r.missing)) / r.snps).toFixed(1)}% of the SNPs)`,
+      { file: geno.label },
+      'raise --mind, or check that the genotype file is not mostly missing',
+    );
+  }
+  return r;
+}
+
+/** Indices of the samples kept by sample QC (all when `removed` is null). */
+export function keptSamples(n: number, removed: Uint8Array | null | undefined): Int32Array | null {
+  if (!removed) return null;
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) if (!removed[i]) out.push(i);
+  return out.length === n ? null : Int32Array.from(out);
+}
+
 export interface QcPassResult {
   qc: SnpQc;
-  /** Kinship over all genotype samples, when requested. */
+  /** Kinship over the kinship samples (all genotype samples, or those kept by --mind), when requested. */
   K: Float64Array | null;
   kinshipSnps: number;
 }
 
+function noSnpLeft(geno: GenotypeSource, qc: QcOptions, traitName?: string): InputError {
+  const flags = ['--maf', '--miss', ...(qc.mac ? ['--mac'] : []), ...(qc.hwe ? ['--hwe'] : [])].join('/');
+  return new InputError(
+    'NO_DATA',
+    `no SNP passed QC${traitName ? ` for ${traitName}` : ''} (see the counts above)`,
+    { file: geno.label },
+    `relax ${flags} and check that the phenotype selects the intended samples`,
+  );
+}
+
 /**
- * One pass over the genotypes: QC statistics on the analysed samples, and (optionally) the kinship over all
- * samples from the SNPs that pass.
+ * One pass over the genotypes: QC statistics on the analysed samples, and (optionally) the kinship from the SNPs
+ * that pass, over all genotype samples or over `kinSamples` (the samples kept by --mind).
  */
 export async function qcPass(
   geno: GenotypeSource,
   samples: AlignedSamples,
-  opts: { qc: QcOptions; kinship: KinshipMode | null; backend: LinalgBackend; log: Logger; blockSize?: number },
+  opts: { qc: QcOptions; kinship: KinshipMode | null; backend: LinalgBackend; log: Logger; blockSize?: number; kinSamples?: Int32Array | null },
 ): Promise<QcPassResult> {
   const qc = new SnpQc(geno.snps, geno.format === 'bed', opts.qc, samples.W, samples.c);
-  const kin = opts.kinship ? new KinshipAccumulator(geno.nSamples, opts.kinship, opts.backend) : null;
+  const kinN = opts.kinSamples ? opts.kinSamples.length : geno.nSamples;
+  const kin = opts.kinship ? new KinshipAccumulator(kinN, opts.kinship, opts.backend) : null;
   const total = geno.snps.length;
-  await evaluateQc(geno, samples, qc, { blockSize: opts.blockSize, kin, onProgress: (done) => opts.log.progress(kin ? 'QC + kinship' : 'QC', done, total) });
-  const c = qc.counts;
-  opts.log.info(
-    `SNP QC on ${samples.analysed.length} analysed samples: ${c.total} SNPs, removed ${c.missing} for missingness > ${opts.qc.miss}, ` +
-      `${c.maf} for MAF < ${opts.qc.maf}, ${c.monomorphic} monomorphic, ${c.collinear} collinear with covariates; ${c.kept} kept`,
-  );
-  if (c.kept === 0) {
-    throw new InputError(
-      'NO_DATA',
-      'no SNP passed QC',
-      { file: geno.label },
-      'check --maf/--miss and that the phenotype selects the intended samples',
-    );
-  }
+  await evaluateQc(geno, samples, qc, {
+    blockSize: opts.blockSize,
+    kin,
+    kinSamples: opts.kinSamples ?? null,
+    onProgress: (done) => opts.log.progress(kin ? 'QC + kinship' : 'QC', done, total),
+  });
+  opts.log.info(`SNP QC on ${samples.analysed.length} analysed samples: ${describeQcCounts(qc.counts, opts.qc)}`);
+  if (qc.counts.kept === 0) throw noSnpLeft(geno, opts.qc);
   const K = kin ? await kin.finish() : null;
   return { qc, K, kinshipSnps: kin ? kin.snps : 0 };
+}
+
+export interface MultiQcResult {
+  /** QC per sample set (same order as the input). */
+  qcs: SnpQc[];
+  /** Distinct kinship matrices (empty when not computed) and, per sample set, the index of its matrix. */
+  kinships: Array<{ K: Float64Array; snps: number }>;
+  kinshipOf: number[];
+}
+
+/**
+ * QC for several analysed sample sets (several traits) in one pass over the genotypes, then, when the kinship
+ * is computed, one more pass feeding one kinship accumulator per distinct set of passing SNPs (sets with the
+ * same SNP mask share one matrix). Each matrix is exactly what a single-trait run would compute.
+ */
+export async function qcPassMulti(
+  geno: GenotypeSource,
+  sets: AlignedSamples[],
+  opts: { qc: QcOptions; kinship: KinshipMode | null; backend: LinalgBackend; log: Logger; blockSize?: number; kinSamples?: Int32Array | null },
+): Promise<MultiQcResult> {
+  const qcs = sets.map((s) => new SnpQc(geno.snps, geno.format === 'bed', opts.qc, s.W, s.c));
+  const total = geno.snps.length;
+  for await (const block of geno.blocks({ blockSize: opts.blockSize ?? 256 })) {
+    for (let r = 0; r < block.count; r++) {
+      for (let k = 0; k < sets.length; k++) qcs[k].evaluate(block.indices[r], block.data, r * block.n, sets[k].analysed);
+    }
+    opts.log.progress(`QC (${sets.length} sample sets)`, block.indices[block.count - 1] + 1, total);
+  }
+  qcs.forEach((qc, k) => {
+    opts.log.info(`SNP QC for ${sets[k].traitName} on ${sets[k].analysed.length} analysed samples: ${describeQcCounts(qc.counts, opts.qc)}`);
+    if (qc.counts.kept === 0) throw noSnpLeft(geno, opts.qc, sets[k].traitName);
+  });
+  if (!opts.kinship) return { qcs, kinships: [], kinshipOf: [] };
+  // Group the sets by identical SNP masks.
+  const masks: Uint8Array[] = [];
+  const kinshipOf = qcs.map((qc) => {
+    const i = masks.findIndex((m) => m.length === qc.mask.length && m.every((v, j) => v === qc.mask[j]));
+    if (i >= 0) return i;
+    masks.push(qc.mask);
+    return masks.length - 1;
+  });
+  const kinN = opts.kinSamples ? opts.kinSamples.length : geno.nSamples;
+  const accs = masks.map(() => new KinshipAccumulator(kinN, opts.kinship!, opts.backend));
+  opts.log.info(
+    masks.length === 1
+      ? 'kinship: every trait passes the same SNPs: one kinship matrix'
+      : `kinship: the traits pass ${masks.length} different SNP sets (their analysed samples differ): ${masks.length} kinship matrices, as separate runs would compute`,
+  );
+  const scratch = opts.kinSamples ? new Float64Array(kinN) : null;
+  let done = 0;
+  for await (const block of geno.blocks({ blockSize: opts.blockSize ?? 256 })) {
+    for (let r = 0; r < block.count; r++) {
+      const snp = block.indices[r];
+      for (let k = 0; k < masks.length; k++) {
+        if (!masks[k][snp]) continue;
+        if (scratch) {
+          gather(block.data, r * block.n, opts.kinSamples!, scratch);
+          await accs[k].add(scratch, 0);
+        } else await accs[k].add(block.data, r * block.n);
+      }
+    }
+    done += block.count;
+    opts.log.progress('kinship', done, total);
+  }
+  const kinships: Array<{ K: Float64Array; snps: number }> = [];
+  for (const a of accs) kinships.push({ K: await a.finish(), snps: a.snps });
+  return { qcs, kinships, kinshipOf };
+}
+
+function gather(src: Float64Array, off: number, idx: Int32Array, out: Float64Array): void {
+  for (let j = 0; j < idx.length; j++) out[j] = src[off + idx[j]];
 }
 
 /**
@@ -159,13 +270,26 @@ async function evaluateQc(
   geno: GenotypeSource,
   samples: AlignedSamples,
   qc: SnpQc,
-  opts: { start?: number; end?: number; blockSize?: number; kin: KinshipAccumulator | null; onProgress?: (done: number) => void },
+  opts: {
+    start?: number;
+    end?: number;
+    blockSize?: number;
+    kin: KinshipAccumulator | null;
+    kinSamples?: Int32Array | null;
+    onProgress?: (done: number) => void;
+  },
 ): Promise<void> {
   let done = 0;
+  const scratch = opts.kin && opts.kinSamples ? new Float64Array(opts.kinSamples.length) : null;
   for await (const block of geno.blocks({ start: opts.start, end: opts.end, blockSize: opts.blockSize ?? 256 })) {
     for (let r = 0; r < block.count; r++) {
       const keep = qc.evaluate(block.indices[r], block.data, r * block.n, samples.analysed);
-      if (keep && opts.kin) await opts.kin.add(block.data, r * block.n);
+      if (keep && opts.kin) {
+        if (scratch) {
+          gather(block.data, r * block.n, opts.kinSamples!, scratch);
+          await opts.kin.add(scratch, 0);
+        } else await opts.kin.add(block.data, r * block.n);
+      }
     }
     done += block.count;
     opts.onProgress?.(done);

@@ -39,6 +39,8 @@ export interface JobDescription {
   nullModel: NullModelRef;
   /** SNP indices per shard (the last one may be shorter). */
   shardSize: number;
+  /** Genotype samples removed by --mind (ascending); absent when none. */
+  excludedSamples?: number[];
 }
 
 /** Input paths made absolute (workers may start elsewhere on the shared filesystem). */
@@ -105,7 +107,7 @@ export function toJobSpec(d: JobDescription): pb.JobSpec {
       phenoName: d.input.phenoName,
       covar: d.input.covar,
     },
-    qc: { maf: d.qc.maf, miss: d.qc.miss, r2: d.qc.r2 },
+    qc: { maf: d.qc.maf, miss: d.qc.miss, r2: d.qc.r2, mac: d.qc.mac ?? 0, hwe: d.qc.hwe ?? 0 },
     lmm: d.lmm,
     backend: d.backend,
     nullModel: d.nullModel,
@@ -114,6 +116,7 @@ export function toJobSpec(d: JobDescription): pb.JobSpec {
     samplesSha256: d.samplesSha256,
     blockSize: d.blockSize,
     shardSize: d.shardSize,
+    excludedSamples: d.excludedSamples ?? [],
   });
 }
 
@@ -152,7 +155,7 @@ export function fromJobSpec(s: pb.JobSpec): { id: string; job: JobDescription } 
       phenoName: i.phenoName,
       covar: i.covar,
     },
-    qc: { maf: s.qc.maf, miss: s.qc.miss, r2: s.qc.r2 },
+    qc: { maf: s.qc.maf, miss: s.qc.miss, r2: s.qc.r2, ...(s.qc.mac ? { mac: s.qc.mac } : {}), ...(s.qc.hwe ? { hwe: s.qc.hwe } : {}) },
     lmm: s.lmm as LmmMode,
     backend: s.backend as BackendPreference,
     blockSize: s.blockSize,
@@ -161,6 +164,7 @@ export function fromJobSpec(s: pb.JobSpec): { id: string; job: JobDescription } 
     samplesSha256: s.samplesSha256,
     nullModel: { ...s.nullModel },
     shardSize: s.shardSize,
+    ...(s.excludedSamples.length ? { excludedSamples: [...s.excludedSamples] } : {}),
   };
   const id = jobId(job);
   if (id !== s.jobId)

@@ -40,6 +40,8 @@ export interface AlignedSamples {
   c: number;
   covNames: string[];
   traitName: string;
+  /** A short name for file names: the header name when the file has one, else `col<k>` (k = --pheno-col). */
+  traitKey: string;
   summary: string[];
 }
 
@@ -97,7 +99,7 @@ function joinRows(table: Table, geno: GenotypeSamples, summary: string[], what: 
   return map;
 }
 
-function selectColumn(table: Table, spec: SampleSpec): { col: number; name: string } {
+function selectColumn(table: Table, spec: SampleSpec): { col: number; name: string; key: string } {
   if (spec.phenoName !== undefined) {
     if (table.style !== 'plink') {
       throw new UsageError(
@@ -114,7 +116,7 @@ function selectColumn(table: Table, spec: SampleSpec): { col: number; name: stri
         `available: ${table.names!.join(', ')}`,
       );
     }
-    return { col, name: spec.phenoName };
+    return { col, name: spec.phenoName, key: spec.phenoName };
   }
   const k = spec.phenoCol ?? 1;
   if (k < 1 || k > table.columns.length) {
@@ -123,19 +125,24 @@ function selectColumn(table: Table, spec: SampleSpec): { col: number; name: stri
       'columns are counted from 1, after FID IID in PLINK-style files',
     );
   }
-  return { col: k - 1, name: table.names ? table.names[k - 1] : `column ${k}` };
+  return { col: k - 1, name: table.names ? table.names[k - 1] : `column ${k}`, key: table.names ? table.names[k - 1] : `col${k}` };
 }
 
-/** Reads and aligns phenotype and covariates with the genotype samples. */
-export async function alignSamples(geno: GenotypeSamples, spec: SampleSpec): Promise<AlignedSamples> {
+/**
+ * Reads and aligns phenotype and covariates with the genotype samples. Samples flagged in `exclude` (sample QC,
+ * `--mind`) are never analysed; the summary counts them.
+ */
+export async function alignSamples(geno: GenotypeSamples, spec: SampleSpec, exclude?: Uint8Array | null): Promise<AlignedSamples> {
   const summary: string[] = [];
   const n = geno.nSamples;
   const y = new Float64Array(n).fill(NaN);
   let traitName: string;
+  let traitKey: string;
   if (spec.phenoFile) {
     const table = await readTable(spec.phenoFile, { missing: ['-9'], what: 'phenotype' });
-    const { col, name } = selectColumn(table, spec);
+    const { col, name, key } = selectColumn(table, spec);
     traitName = name;
+    traitKey = key;
     const rows = joinRows(table, geno, summary, 'phenotype');
     for (let i = 0; i < n; i++) if (rows[i] >= 0) y[i] = table.columns[col][rows[i]];
   } else {
@@ -148,9 +155,11 @@ export async function alignSamples(geno: GenotypeSamples, spec: SampleSpec): Pro
     if (k < 1 || k > width) {
       throw new UsageError(
         `--pheno-col ${k} is out of range: ${geno.famPath ?? 'the .fam'} has ${width} phenotype column(s) (from column 6)`,
+        `without --pheno, --pheno-col N reads .fam column 5+N (N = 1..${width}); give other phenotypes with --pheno FILE`,
       );
     }
     traitName = `fam column ${5 + k}`;
+    traitKey = `col${k}`;
     for (let i = 0; i < n; i++) {
       const tok = geno.famPhenos[i][k - 1];
       if (tok === 'NA' || tok === '-9') continue;
@@ -160,6 +169,7 @@ export async function alignSamples(geno: GenotypeSamples, spec: SampleSpec): Pro
           'INPUT_FORMAT',
           `phenotype "${tok}" is not a number, NA or -9`,
           { file: geno.famPath, line: i + 1, sample: geno.ids?.[i]?.iid },
+          'fix the value in the .fam (NA or -9 for missing), or give the phenotypes with --pheno FILE',
         );
       }
       y[i] = v;
@@ -179,8 +189,10 @@ export async function alignSamples(geno: GenotypeSamples, spec: SampleSpec): Pro
   // Covariates.
   let covCols: Float64Array[] = [];
   let covNames: string[] = ['intercept'];
+  let covStyle: 'gemma' | 'plink' = 'gemma';
   if (spec.covarFile) {
     const table = await readTable(spec.covarFile, { missing: [], what: 'covariate' });
+    covStyle = table.style;
     const rows = joinRows(table, geno, summary, 'covariate');
     const cols = table.columns.map((col) => {
       const out = new Float64Array(n).fill(NaN);
@@ -200,8 +212,13 @@ export async function alignSamples(geno: GenotypeSamples, spec: SampleSpec): Pro
   const c = covCols.length;
   const keep: number[] = [];
   let dropCov = 0;
+  let dropQc = 0;
   for (let i = 0; i < n; i++) {
     if (Number.isNaN(y[i])) continue;
+    if (exclude?.[i]) {
+      dropQc++;
+      continue;
+    }
     if (covCols.some((col) => Number.isNaN(col[i]))) {
       dropCov++;
       continue;
@@ -211,8 +228,22 @@ export async function alignSamples(geno: GenotypeSamples, spec: SampleSpec): Pro
   if (spec.covarFile) {
     summary.push(`covariates: ${c} column(s) (${covNames.join(', ')}); ${dropCov} phenotyped samples dropped for a missing covariate`);
   }
+  if (exclude) summary.push(`sample QC (--mind): ${dropQc} phenotyped samples of ${traitName} removed`);
   if (keep.length === 0) {
-    throw new InputError('NO_DATA', 'no sample has both a phenotype and all covariates', { file: spec.covarFile });
+    if (dropQc > 0) {
+      throw new InputError(
+        'NO_DATA',
+        `no sample of ${traitName} is left: ${dropQc} were removed by --mind and the rest have no phenotype or covariate`,
+        { file: spec.phenoFile ?? geno.famPath ?? geno.label },
+        'raise --mind (or leave it out) and check the genotype missingness',
+      );
+    }
+    throw new InputError(
+      'NO_DATA',
+      'no sample has both a phenotype and all covariates',
+      { file: spec.covarFile ?? spec.phenoFile },
+      'check that the phenotype and covariate files describe the same samples and use NA only for missing values',
+    );
   }
   const analysed = Int32Array.from(keep);
   const na = analysed.length;
@@ -223,5 +254,68 @@ export async function alignSamples(geno: GenotypeSamples, spec: SampleSpec): Pro
     for (let j = 0; j < c; j++) W[r * c + j] = covCols[j][analysed[r]];
   }
   summary.push(`analysed samples: ${na} of ${n}`);
-  return { nTotal: n, analysed, y: yA, W, c, covNames, traitName, summary };
+  const checked = checkCovariates(W, na, c, covNames, spec.covarFile, spec.covarFile ? covStyle : 'gemma', summary);
+  return { nTotal: n, analysed, y: yA, W: checked.W, c: checked.c, covNames: checked.names, traitName, traitKey, summary };
+}
+
+/**
+ * Full column rank of the analysed covariates (modified Gram–Schmidt, relative tolerance 1e-10 on the squared
+ * residual norm). A column that is constant over the analysed samples when an intercept is already in the
+ * model is dropped with a note for PLINK-style files (gwasgrid adds the intercept there, so the user could not
+ * have avoided it); any other dependent column is refused, naming it, because the covariate effects would not
+ * be identifiable (GEMMA would fail on it).
+ */
+function checkCovariates(
+  W: Float64Array,
+  na: number,
+  c: number,
+  names: string[],
+  file: string | undefined,
+  style: 'gemma' | 'plink',
+  summary: string[],
+): { W: Float64Array; c: number; names: string[] } {
+  const cols: Float64Array[] = [];
+  for (let j = 0; j < c; j++) cols.push(Float64Array.from({ length: na }, (_, r) => W[r * c + j]));
+  const basis: Float64Array[] = [];
+  const kept: number[] = [];
+  let hasConstant = false;
+  for (let j = 0; j < c; j++) {
+    const v = Float64Array.from(cols[j]);
+    let norm0 = 0;
+    for (let r = 0; r < na; r++) norm0 += v[r] * v[r];
+    const constant = v.every((x) => x === v[0]);
+    for (const q of basis) {
+      let d = 0;
+      for (let r = 0; r < na; r++) d += q[r] * v[r];
+      for (let r = 0; r < na; r++) v[r] -= d * q[r];
+    }
+    let norm = 0;
+    for (let r = 0; r < na; r++) norm += v[r] * v[r];
+    if (norm0 === 0 || norm <= 1e-10 * norm0) {
+      if (constant && hasConstant && style === 'plink') {
+        summary.push(`covariate ${names[j]} is constant over the analysed samples: dropped (the intercept already models it)`);
+        continue;
+      }
+      throw new InputError(
+        'INPUT_FORMAT',
+        norm0 === 0
+          ? `covariate ${names[j]} is 0 for every analysed sample`
+          : constant
+            ? `covariate ${names[j]} is constant over the analysed samples, like the intercept ${names[kept.find((k) => cols[k].every((x) => x === cols[k][0])) ?? 0]}`
+            : `covariate ${names[j]} is a linear combination of ${kept.map((k) => names[k]).join(', ')} over the analysed samples (collinear)`,
+        { file },
+        'remove the redundant column (e.g. one of a set of indicator columns that sum to 1, or a Q column when the Q columns sum to 1)',
+      );
+    }
+    if (constant) hasConstant = true;
+    const inv = 1 / Math.sqrt(norm);
+    for (let r = 0; r < na; r++) v[r] *= inv;
+    basis.push(v);
+    kept.push(j);
+  }
+  if (kept.length === c) return { W, c, names };
+  const c2 = kept.length;
+  const W2 = new Float64Array(na * c2);
+  for (let r = 0; r < na; r++) for (let k = 0; k < c2; k++) W2[r * c2 + k] = W[r * c + kept[k]];
+  return { W: W2, c: c2, names: kept.map((k) => names[k]) };
 }

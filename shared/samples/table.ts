@@ -45,7 +45,14 @@ export async function readTable(file: string, opts: TableOptions): Promise<Table
   const missing = new Set(opts.missing);
   let first = 0;
   while (first < lines.length && lines[first].trim() === '') first++;
-  if (first === lines.length) throw new InputError('NO_DATA', `${opts.what} file is empty`, { file });
+  if (first === lines.length) {
+    throw new InputError(
+      'NO_DATA',
+      `${opts.what} file is empty`,
+      { file },
+      `give a ${opts.what} file with a "FID IID name…" header and one row per sample, or one row per genotype sample without a header`,
+    );
+  }
   const head = wsTokens(lines[first]);
   const h0 = head[0].replace(/^#/, '').toUpperCase();
   const h1 = (head[1] ?? '').toUpperCase();

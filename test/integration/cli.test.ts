@@ -28,6 +28,13 @@ describe('gwasgrid CLI', () => {
     expect(h.status).toBe(0);
     expect(h.stdout).toMatch(/--pheno-col/);
     expect(h.stdout).toMatch(/Examples:/);
+    for (const cmd of ['kinship', 'coordinator', 'worker']) {
+      const c = run([cmd, '--help']);
+      expect(c.status, cmd).toBe(0);
+      expect(c.stdout, cmd).toMatch(/Examples:\n(.*\n){2,}/);
+      expect(c.stdout, cmd).toMatch(/Exit codes|exit codes|\.cXX\.txt/);
+    }
+    for (const flag of ['--mac', '--hwe', '--mind', '--max-memory', '--format', 'PREFIX.<trait>.assoc.txt']) expect(h.stdout).toContain(flag);
     const v = run(['--version']);
     expect(v.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
   });

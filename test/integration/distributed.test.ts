@@ -227,4 +227,18 @@ describe('distributed MLM over gRPC (real processes)', () => {
     expect(existsSync(join(dir, 'embedded.shards'))).toBe(false);
     expect(readFileSync(join(dir, 'embedded.log.txt'), 'utf8')).toMatch(/## Workers = 2 local worker processes/);
   });
+
+  it('QC flags travel to the workers (--mind removes samples, --hwe/--mac SNPs): same bytes as plain mlm', async () => {
+    const dir = tempDir('dist-qc');
+    const qc = ['--mind', '0.1', '--hwe', '1e-20', '--mac', '30'];
+    const single = new Proc(['mlm', ...MAIZE, ...qc, '--out', join(dir, 'single')]);
+    expect((await single.exit).code, single.stderr).toBe(0);
+    expect(single.stderr).toMatch(/--mind 0\.1: 22 of 281 samples/);
+    const emb = new Proc(['mlm', ...MAIZE, ...qc, '--workers', '2', '--out', join(dir, 'embedded')]);
+    expect((await emb.exit).code, emb.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'embedded.assoc.txt')).equals(readFileSync(join(dir, 'single.assoc.txt')))).toBe(true);
+    const refused = new Proc(['mlm', ...MAIZE, '--workers', '2', '--format', 'plink2', '--out', join(dir, 'x')]);
+    expect((await refused.exit).code).toBe(2);
+    expect(refused.stderr).toMatch(/distributed runs write the GEMMA \.assoc\.txt only/);
+  });
 });

@@ -102,6 +102,8 @@ export interface JobSpec {
   blockSize: number;
   /** SNP indices per shard (shard k covers [k·shard_size, (k+1)·shard_size) ∩ [0, total_snps)). */
   shardSize: number;
+  /** Genotype samples removed by sample QC (--mind) on the coordinator, ascending; the worker removes them too. */
+  excludedSamples: number[];
 }
 
 /** Input paths and selections, as on the coordinator's command line. */
@@ -138,6 +140,10 @@ export interface QcSpec {
   maf: number;
   miss: number;
   r2: number;
+  /** Minimum minor allele count (0 = off). */
+  mac: number;
+  /** Hardy-Weinberg exact-test p threshold (0 = off). */
+  hwe: number;
 }
 
 export interface NullModelRef {
@@ -549,6 +555,7 @@ function createBaseJobSpec(): JobSpec {
     samplesSha256: "",
     blockSize: 0,
     shardSize: 0,
+    excludedSamples: [],
   };
 }
 
@@ -589,6 +596,13 @@ export const JobSpec: MessageFns<JobSpec> = {
     }
     if (message.shardSize !== 0) {
       writer.uint32(96).uint32(message.shardSize);
+    }
+    if (message.excludedSamples.length !== 0) {
+      writer.uint32(106).fork();
+      for (const v of message.excludedSamples) {
+        writer.uint32(v);
+      }
+      writer.join();
     }
     return writer;
   },
@@ -702,6 +716,24 @@ export const JobSpec: MessageFns<JobSpec> = {
             message.shardSize = reader.uint32();
             continue;
           }
+          case 13: {
+            if (tag === 104) {
+              message.excludedSamples.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 106) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.excludedSamples.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -735,6 +767,7 @@ export const JobSpec: MessageFns<JobSpec> = {
     message.samplesSha256 = object.samplesSha256 ?? "";
     message.blockSize = object.blockSize ?? 0;
     message.shardSize = object.shardSize ?? 0;
+    message.excludedSamples = object.excludedSamples?.map((e) => e) || [];
     return message;
   },
 };
@@ -966,7 +999,7 @@ export const InputSpec: MessageFns<InputSpec> = {
 };
 
 function createBaseQcSpec(): QcSpec {
-  return { maf: 0, miss: 0, r2: 0 };
+  return { maf: 0, miss: 0, r2: 0, mac: 0, hwe: 0 };
 }
 
 export const QcSpec: MessageFns<QcSpec> = {
@@ -979,6 +1012,12 @@ export const QcSpec: MessageFns<QcSpec> = {
     }
     if (message.r2 !== 0) {
       writer.uint32(25).double(message.r2);
+    }
+    if (message.mac !== 0) {
+      writer.uint32(33).double(message.mac);
+    }
+    if (message.hwe !== 0) {
+      writer.uint32(41).double(message.hwe);
     }
     return writer;
   },
@@ -1020,6 +1059,22 @@ export const QcSpec: MessageFns<QcSpec> = {
             message.r2 = reader.double();
             continue;
           }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.mac = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.hwe = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1040,6 +1095,8 @@ export const QcSpec: MessageFns<QcSpec> = {
     message.maf = object.maf ?? 0;
     message.miss = object.miss ?? 0;
     message.r2 = object.r2 ?? 0;
+    message.mac = object.mac ?? 0;
+    message.hwe = object.hwe ?? 0;
     return message;
   },
 };

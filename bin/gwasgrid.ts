@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { mlmCommand, kinshipCommand } from '../coordinator/commands.js';
 import { coordinatorCommand } from '../coordinator/distributed-command.js';
 import { workerCommand } from '../worker/command.js';
+import { plotCommand } from '../coordinator/plot-command.js';
 import { GwasError, exitCodeFor, EXIT } from '../shared/errors.js';
 
 const require = createRequire(import.meta.url);
@@ -31,6 +32,7 @@ async function main(): Promise<void> {
     .command(kinshipCommand)
     .command(coordinatorCommand)
     .command(workerCommand)
+    .command(plotCommand)
     .demandCommand(1, 'name a command (see --help)')
     .strict()
     .version(pkg.version)

@@ -19,6 +19,7 @@ import type { Logger } from '../shared/log.js';
 import type { LinalgBackend } from '../shared/linalg/backend.js';
 import type { MlmConfig } from '../shared/methods/mlm.js';
 import { runEmbedded } from './embedded.js';
+import { writePlots } from '../shared/results/plot/index.js';
 
 export interface CommonArgs {
   bfile?: string;
@@ -127,6 +128,7 @@ export function mlmConfig(a: MlmArgs, log: Logger, backend: LinalgBackend): MlmC
 }
 
 interface MlmCommandArgs extends MlmArgs {
+  plot?: boolean;
   workers?: number;
   'shard-size'?: number;
 }
@@ -142,6 +144,7 @@ export const mlmCommand: CommandModule<object, MlmCommandArgs> = {
         group: 'Run:',
       })
       .option('shard-size', { type: 'number', describe: 'with --workers: SNPs per shard (default: ≤ 2000, ≥ 4 shards per worker)', group: 'Run:' })
+      .option('plot', { type: 'boolean', describe: 'also write PREFIX.manhattan.svg/.png and PREFIX.qq.svg/.png (p_wald, else the first p column; see gwasgrid plot)', group: 'Output:' })
       .check((a) => {
         const w = (a as unknown as MlmCommandArgs).workers;
         const size = (a as unknown as MlmCommandArgs)['shard-size'];
@@ -151,6 +154,7 @@ export const mlmCommand: CommandModule<object, MlmCommandArgs> = {
         return true;
       })
       .example('$0 mlm --bfile data/mouse --pheno-col 1 --out out/cd8', 'kinship computed, all three tests')
+      .example('$0 mlm --bfile data/mouse --pheno-col 1 --plot --out out/cd8', 'and Manhattan + QQ plots (SVG, PNG)')
       .example('$0 mlm --bfile data/mouse --kinship out/mouse.cXX.txt --covar sex.txt --lmm 1 --out out/cd8', 'reuse a kinship; Wald only')
       .example('$0 mlm --geno g.txt.gz --anno a.txt --pheno p.txt --out out/x', 'BIMBAM dosages')
       .example('$0 mlm --bfile data/mouse --pheno-col 1 --workers 4 --out out/cd8', 'distributed over 4 local worker processes') as unknown as Argv<MlmCommandArgs>,
@@ -162,6 +166,7 @@ export const mlmCommand: CommandModule<object, MlmCommandArgs> = {
     } else {
       await runMlm(cfg);
     }
+    if (a.plot) await writePlots(`${a.out}.assoc.txt`, a.out, { log });
   },
 };
 

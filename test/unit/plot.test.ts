@@ -259,7 +259,7 @@ describe('PNG', () => {
   it('decodes to the SVG size × scale with the points drawn where the SVG puts them', async () => {
     const t = await readResults(TINY);
     const { svg } = manhattanSvg(t, PLOT_DEFAULTS);
-    const png = svgToPng(svg, 2);
+    const png = await svgToPng(svg, 2);
     expect(png.subarray(0, 8).equals(PNG_SIGNATURE)).toBe(true);
     expect(png.toString('latin1', 12, 16)).toBe('IHDR');
     const img = decodePng(png);

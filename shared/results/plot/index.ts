@@ -64,20 +64,21 @@ export async function writePlots(
       (t.nZero ? `, ${thousands(t.nZero)} with p = 0 (not drawn)` : ''),
   );
   const { manhattan, qq } = renderPlots(t, o);
+  // render everything before writing anything, so a failure leaves no partial set of plots
+  const outputs: [string, string | Buffer][] = [];
+  for (const [name, svg] of [
+    ['manhattan', manhattan.svg],
+    ['qq', qq.svg],
+  ] as const) {
+    if (o.formats.includes('svg')) outputs.push([`${prefix}.${name}.svg`, svg]);
+    if (o.formats.includes('png')) outputs.push([`${prefix}.${name}.png`, await svgToPng(svg, o.scale)]);
+  }
   await fsp.mkdir(dirname(prefix) || '.', { recursive: true });
   const files: string[] = [];
-  const write = async (name: string, svg: string) => {
-    if (o.formats.includes('svg')) {
-      await writeFileAtomic(`${prefix}.${name}.svg`, svg);
-      files.push(`${prefix}.${name}.svg`);
-    }
-    if (o.formats.includes('png')) {
-      await writeFileAtomic(`${prefix}.${name}.png`, svgToPng(svg, o.scale));
-      files.push(`${prefix}.${name}.png`);
-    }
-  };
-  await write('manhattan', manhattan.svg);
-  await write('qq', qq.svg);
+  for (const [path, data] of outputs) {
+    await writeFileAtomic(path, data);
+    files.push(path);
+  }
   const ms = manhattan.summary;
   log?.info(
     `plot: Manhattan ${thousands(ms.drawn)} points drawn (${thousands(ms.thinned)} overlapping points thinned), ` +

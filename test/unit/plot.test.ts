@@ -138,6 +138,9 @@ describe('results reader', () => {
     );
     expect([rmvp.format, rmvp.pColumn, rmvp.n, rmvp.nNa]).toEqual(['rmvp', 'EarHT.FarmCPU', 1, 1]);
     expect(rmvp.nlp[0]).toBeCloseTo(4, 12);
+    // FarmCPU as gwasgrid writes it: the .assoc.txt leading columns with beta, se, p_wald
+    const farm = await readResults(f('earht.farmcpu.assoc.txt', 'chr\trs\tps\tn_miss\tallele1\tallele0\taf\tbeta\tse\tp_wald\n1\tm1\t157104\t0\tA\tG\t0.242\t1.2\t0.3\t2.5e-07\n'));
+    expect([farm.format, farm.pColumn, farm.n]).toEqual(['gemma', 'p_wald', 1]);
     const plain = await readResults(dataPath('maize_mdp', 'reference', 'farmcpu_gapit_farmcpu_EarHT.tsv'));
     expect([plain.format, plain.pColumn, plain.n, plain.chrNames.length]).toEqual(['table', 'p', 3093, 10]);
   });

@@ -21,6 +21,7 @@ import {
   STYLE,
   SvgDoc,
   esc,
+  fitText,
   n1,
   negLog10Label,
   niceTicks,
@@ -130,7 +131,8 @@ export function manhattanSvg(t: ResultsTable, o: PlotOptions): { svg: string; su
   if (!Number.isNaN(sug)) legend.push({ text: `Suggestive ${pText(o.suggestive)}`, color: STYLE.suggestive, dash: '2 3', cls: 'suggestive' });
   const legendItemW = legend.map((l) => 26 + textWidth(l.text, STYLE.legendSize));
   const legendW = legendItemW.reduce((a, b) => a + b, 0) + 18 * (legend.length - 1);
-  const titleW = o.title ? textWidth(o.title, STYLE.titleSize) : 0;
+  const ft = fitText(o.title, STYLE.titleSize, W - 24);
+  const titleW = o.title ? ft.width : 0;
   const marginRight = 16;
   const top1 = 26; // baseline of the first header row
   const yTop = Math.max(ymaxData, gw, Number.isNaN(sug) ? 0 : sug, 1);
@@ -196,7 +198,7 @@ export function manhattanSvg(t: ResultsTable, o: PlotOptions): { svg: string; su
       `${thousands(positioned - thinned)} points drawn (${thousands(thinned)} overlapping points below −log10 p = ${THIN_BELOW_NLP} thinned). ` +
       `Genome-wide line: ${o.alpha}/${m}.`,
   );
-  if (o.title) doc.text(x0, top1, o.title, { size: STYLE.titleSize, cls: 'title' });
+  if (o.title) doc.text(Math.max(12, Math.min(x0, W - 12 - titleW)), top1, ft.text, { size: ft.size, cls: 'title' });
 
   // legend (right-aligned)
   let lx = x1 - legendW;

@@ -11,7 +11,7 @@ import { textWidth } from './font.js';
 import type { PlotOptions } from './options.js';
 import type { ResultsTable } from './read.js';
 import { expectedNegLog10P, lambdaGCSorted, qqBand, sortDescending } from './stats.js';
-import { STYLE, SvgDoc, n1, negLog10Label, negLog10LabelWidth, niceTicks, thousands, tickText } from './svg.js';
+import { STYLE, SvgDoc, fitText, n1, negLog10Label, negLog10LabelWidth, niceTicks, thousands, tickText } from './svg.js';
 
 export interface QqSummary {
   /** SNPs with a p-value. */
@@ -65,7 +65,10 @@ export function qqSvg(t: ResultsTable, o: PlotOptions, sorted?: Float64Array): {
     `QQ plot of ${t.file} (${t.pColumn}): ${thousands(n)} SNPs with a p-value, λGC = ${lambdaText}; ` +
       `grey band: pointwise 95 % interval of uniform order statistics.`,
   );
-  if (o.title) doc.text(x0, 26, o.title, { size: STYLE.titleSize, cls: 'title' });
+  if (o.title) {
+    const ft = fitText(o.title, STYLE.titleSize, S - 20);
+    doc.text(Math.max(10, Math.min(x0, S - 10 - ft.width)), 26, ft.text, { size: ft.size, cls: 'title' });
+  }
   doc.raw(`<defs><clipPath id="qq-area"><rect x="${n1(x0)}" y="${n1(y0)}" width="${n1(x1 - x0)}" height="${n1(y1 - y0)}"/></clipPath></defs>`);
 
   // band

@@ -7,11 +7,11 @@ import { textWidth } from './font.js';
 /** Shared style. Sizes are in SVG user units (= CSS px at 1×). */
 export const STYLE = {
   font: 'sans-serif',
-  titleSize: 16,
-  axisTitleSize: 13,
-  tickSize: 12,
-  labelSize: 11,
-  legendSize: 12,
+  titleSize: 19,
+  axisTitleSize: 16,
+  tickSize: 15,
+  labelSize: 13,
+  legendSize: 14,
   text: '#222222',
   axis: '#444444',
   grid: '#e6e6e6',
@@ -94,6 +94,20 @@ export function negLog10Label(prefix: string, size: number): string {
 /** Width of a {@link negLog10Label} (for centring and layout). */
 export function negLog10LabelWidth(prefix: string, size: number): number {
   return textWidth(`${prefix}−log`, size) + textWidth('10', Math.round(size * 0.72)) + textWidth('(p)', size);
+}
+
+/**
+ * `text` fitted into `avail` units: at the style's size, or smaller (down to 60 % of it), and cut with an
+ * ellipsis if even that is too long.
+ */
+export function fitText(text: string, size: number, avail: number): { text: string; size: number; width: number } {
+  const w = textWidth(text, size);
+  if (w <= avail) return { text, size, width: w };
+  const small = Math.max(Math.floor((size * avail) / w), Math.ceil(size * 0.6));
+  let t = text;
+  while (t.length > 1 && textWidth(t === text ? t : `${t}…`, small) > avail) t = t.slice(0, -1).trimEnd();
+  const out = t === text ? t : `${t}…`;
+  return { text: out, size: small, width: textWidth(out, small) };
 }
 
 export interface Box {

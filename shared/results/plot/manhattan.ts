@@ -130,7 +130,6 @@ export function manhattanSvg(t: ResultsTable, o: PlotOptions): { svg: string; su
   ];
   if (!Number.isNaN(sug)) legend.push({ text: `Suggestive ${pText(o.suggestive)}`, color: STYLE.suggestive, dash: '2 3', cls: 'suggestive' });
   const legendItemW = legend.map((l) => 26 + textWidth(l.text, STYLE.legendSize));
-  const legendW = legendItemW.reduce((a, b) => a + b, 0) + 18 * (legend.length - 1);
   const ft = fitText(o.title, STYLE.titleSize, W - 24);
   const titleW = o.title ? ft.width : 0;
   const marginRight = 16;
@@ -140,9 +139,19 @@ export function manhattanSvg(t: ResultsTable, o: PlotOptions): { svg: string; su
   const tickW = Math.max(...yTicksGuess.map((v) => textWidth(tickText(v), STYLE.tickSize)));
   const x0 = 12 + STYLE.axisTitleSize + 10 + tickW + 9;
   const x1 = W - marginRight;
-  const legendOnOwnRow = o.title !== '' && x0 + titleW + 24 + legendW > x1;
-  const legendY = legendOnOwnRow ? top1 + 22 : top1;
-  const y0 = legendY + 16;
+  // legend items right-aligned, in rows as wide as the plot; on the title's row when both fit
+  const legendRows: { items: number[]; width: number }[] = [];
+  legend.forEach((_, k) => {
+    const row = legendRows[legendRows.length - 1];
+    if (row && row.width + 18 + legendItemW[k] <= x1 - 12) {
+      row.items.push(k);
+      row.width += 18 + legendItemW[k];
+    } else legendRows.push({ items: [k], width: legendItemW[k] });
+  });
+  const shareTitleRow = o.title === '' || (legendRows.length === 1 && x0 + titleW + 24 + legendRows[0].width <= x1);
+  const legendY = shareTitleRow ? top1 : top1 + 22;
+  const rowStep = STYLE.legendSize + 8;
+  const y0 = legendY + (legendRows.length - 1) * rowStep + 16;
   const y1 = H - (6 + 4 + STYLE.tickSize + 10 + STYLE.axisTitleSize + 8);
   const padX = r + 3;
   const padB = r + 3;
@@ -201,12 +210,16 @@ export function manhattanSvg(t: ResultsTable, o: PlotOptions): { svg: string; su
   if (o.title) doc.text(Math.max(12, Math.min(x0, W - 12 - titleW)), top1, ft.text, { size: ft.size, cls: 'title' });
 
   // legend (right-aligned)
-  let lx = x1 - legendW;
-  legend.forEach((l, k) => {
-    const ly = legendY - STYLE.legendSize * 0.35;
-    doc.line(lx, ly, lx + 20, ly, `class="legend ${l.cls}" stroke="${l.color}" stroke-width="1.5" stroke-dasharray="${l.dash}"`);
-    doc.text(lx + 26, legendY, l.text, { size: STYLE.legendSize, cls: `legend ${l.cls}` });
-    lx += legendItemW[k] + 18;
+  legendRows.forEach((row, ri) => {
+    let lx = x1 - row.width;
+    const ty = legendY + ri * rowStep;
+    for (const k of row.items) {
+      const l = legend[k];
+      const ly = ty - STYLE.legendSize * 0.35;
+      doc.line(lx, ly, lx + 20, ly, `class="legend ${l.cls}" stroke="${l.color}" stroke-width="1.5" stroke-dasharray="${l.dash}"`);
+      doc.text(lx + 26, ty, l.text, { size: STYLE.legendSize, cls: `legend ${l.cls}` });
+      lx += legendItemW[k] + 18;
+    }
   });
 
   // y axis

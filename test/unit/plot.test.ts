@@ -130,6 +130,8 @@ describe('results reader', () => {
     );
     expect([plink.format, plink.pColumn, plink.n, plink.nNa]).toEqual(['plink2', 'P', 1, 1]);
     expect(plink.nlp[0]).toBeCloseTo(2, 12);
+    const log10 = await readResults(f('b.glm.linear', '#CHROM\tPOS\tID\tREF\tALT\tA1\tOBS_CT\tBETA\tSE\tT_STAT\tNEG_LOG10_P\n1\t100\trsA\tG\tA\tA\t10\t0.1\t0.1\t1\t1234.5\n'));
+    expect([log10.format, log10.pColumn, log10.nlp[0]]).toEqual(['plink2', 'NEG_LOG10_P', 1234.5]);
     const gapit = await readResults(f('g.csv', 'SNP,Chr,Pos,P.value,MAF,nobs,H&B.P.Value,Effect\nm1,1,157104,0.001,0.2,281,0.5,1.2\nm2,2,5000,0.5,0.3,281,0.9,0.1\n'));
     expect([gapit.format, gapit.pColumn, gapit.n, gapit.chrNames]).toEqual(['gapit', 'P.value', 2, ['1', '2']]);
     expect(gapit.nlp[0]).toBeCloseTo(3, 12);

@@ -14,6 +14,7 @@
  */
 import type { ResultsTable } from './read.js';
 import { chromosomeLabel } from './read.js';
+import { basename } from 'node:path';
 import { textWidth } from './font.js';
 import { THIN_BELOW_NLP, type PlotOptions } from './options.js';
 import { bonferroniNegLog10 } from './stats.js';
@@ -203,7 +204,7 @@ export function manhattanSvg(t: ResultsTable, o: PlotOptions): { svg: string; su
     W,
     H,
     o.title || 'Manhattan plot',
-    `Manhattan plot of ${t.file} (${t.pColumn}): ${thousands(m)} SNPs with a p-value, ${thousands(positioned)} with a position; ` +
+    `Manhattan plot of ${basename(t.file)} (${t.pColumn}): ${thousands(m)} SNPs with a p-value, ${thousands(positioned)} with a position; ` +
       `${thousands(positioned - thinned)} points drawn (${thousands(thinned)} overlapping points below −log10 p = ${THIN_BELOW_NLP} thinned). ` +
       `Genome-wide line: ${o.alpha}/${m}.`,
   );

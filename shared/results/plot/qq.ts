@@ -7,6 +7,7 @@
  * is at least one output pixel (1/scale units) away, horizontally or vertically, from the last point drawn —
  * at most (width + height) × scale points whatever n is. Cost O(n log n) for the sort, O(n) after it.
  */
+import { basename } from 'node:path';
 import { textWidth } from './font.js';
 import type { PlotOptions } from './options.js';
 import type { ResultsTable } from './read.js';
@@ -62,7 +63,7 @@ export function qqSvg(t: ResultsTable, o: PlotOptions, sorted?: Float64Array): {
     S,
     S,
     o.title || 'QQ plot',
-    `QQ plot of ${t.file} (${t.pColumn}): ${thousands(n)} SNPs with a p-value, λGC = ${lambdaText}; ` +
+    `QQ plot of ${basename(t.file)} (${t.pColumn}): ${thousands(n)} SNPs with a p-value, λGC = ${lambdaText}; ` +
       `grey band: pointwise 95 % interval of uniform order statistics.`,
   );
   if (o.title) {

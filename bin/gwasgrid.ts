@@ -10,6 +10,7 @@ import { mlmCommand, kinshipCommand } from '../coordinator/commands.js';
 import { coordinatorCommand } from '../coordinator/distributed-command.js';
 import { convertCommand } from '../coordinator/convert-command.js';
 import { workerCommand } from '../worker/command.js';
+import { plotCommand } from '../coordinator/plot-command.js';
 import { GwasError, exitCodeFor, EXIT } from '../shared/errors.js';
 
 const require = createRequire(import.meta.url);
@@ -33,6 +34,7 @@ async function main(): Promise<void> {
     .command(convertCommand)
     .command(coordinatorCommand)
     .command(workerCommand)
+    .command(plotCommand)
     .demandCommand(1, 'name a command (see --help)')
     .strict()
     .version(pkg.version)

@@ -22,6 +22,7 @@ import type { Logger } from '../shared/log.js';
 import type { LinalgBackend } from '../shared/linalg/backend.js';
 import type { MlmConfig, TraitSelection } from '../shared/methods/mlm.js';
 import { runEmbedded } from './embedded.js';
+import { writePlots } from '../shared/results/plot/index.js';
 
 /** The genotype-source flags (every command that reads genotypes). */
 export interface GenotypeArgs {
@@ -295,6 +296,7 @@ export function distributedSupported(a: MlmArgs, how: string): void {
 }
 
 interface MlmCommandArgs extends MlmArgs {
+  plot?: boolean;
   workers?: number;
   'shard-size'?: number;
 }
@@ -310,6 +312,7 @@ export const mlmCommand: CommandModule<object, MlmCommandArgs> = {
         group: 'Run:',
       })
       .option('shard-size', { type: 'number', describe: 'with --workers: SNPs per shard (default: ≤ 2000, ≥ 4 shards per worker)', group: 'Run:' })
+      .option('plot', { type: 'boolean', describe: 'also write PREFIX.manhattan.svg/.png and PREFIX.qq.svg/.png (p_wald, else the first p column; see gwasgrid plot)', group: 'Output:' })
       .check((a) => {
         const args = a as unknown as MlmCommandArgs;
         const w = args.workers;
@@ -321,6 +324,7 @@ export const mlmCommand: CommandModule<object, MlmCommandArgs> = {
         return true;
       })
       .example('$0 mlm --bfile data/mouse --pheno-col 1 --out out/cd8', 'kinship computed, all three tests → out/cd8.assoc.txt, out/cd8.log.txt')
+      .example('$0 mlm --bfile data/mouse --pheno-col 1 --plot --out out/cd8', 'and Manhattan + QQ plots (SVG, PNG)')
       .example('$0 mlm --bfile data/mouse --kinship out/mouse.cXX.txt --covar sex.txt --lmm 1 --out out/cd8', 'reuse a kinship; Wald only')
       .example('$0 mlm --bfile data/mouse --pheno p.txt --pheno-name CD8,MCH --out out/m', 'two traits, one kinship: out/m.CD8.assoc.txt, out/m.MCH.assoc.txt')
       .example('$0 mlm --bfile data/mouse --pheno-col 1,6 --format gemma,plink2,gapit,rmvp --out out/m', 'fam traits 1 and 6 (files out/m.col1.*, out/m.col6.*), in four formats')
@@ -340,8 +344,15 @@ export const mlmCommand: CommandModule<object, MlmCommandArgs> = {
     const cfg = mlmConfig(a, log, backend);
     if (a.workers !== undefined) {
       await runEmbedded(cfg, { workers: a.workers, shardSize: a['shard-size'], backendPreference: a.backend, logFormat: a['log-format'] });
+      if (a.plot) await writePlots(`${a.out}.assoc.txt`, a.out, { log });
     } else {
-      await runMlm(cfg);
+      const res = await runMlm(cfg);
+      if (a.plot) {
+        // One pair of plots per trait, next to its .assoc.txt (PREFIX or PREFIX.<trait>).
+        for (const r of res.traits ?? [res]) {
+          if (r.assocPath) await writePlots(r.assocPath, r.assocPath.replace(/\.assoc\.txt$/, ''), { log });
+        }
+      }
     }
   },
 };

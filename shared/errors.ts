@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'UNAUTHENTICATED'
   | 'UNAVAILABLE'
   | 'PROTOCOL'
+  | 'DEADLINE'
   | 'INTERNAL';
 
 export interface ErrorLocation {
@@ -45,7 +46,8 @@ export class GwasError extends Error {
   /** One human-readable paragraph: where, what, and the fix. */
   describe(): string {
     const where: string[] = [];
-    if (this.location.file) where.push(this.location.file + (this.location.line ? `:${this.location.line}` : ''));
+    if (this.location.file)
+      where.push(this.location.file + (this.location.line ? `:${this.location.line}` : ''));
     if (this.location.sample) where.push(`sample ${this.location.sample}`);
     if (this.location.snp) where.push(`SNP ${this.location.snp}`);
     const head = where.length ? `${where.join(', ')}: ` : '';
@@ -88,10 +90,15 @@ export class ResourceError extends GwasError {
 
 /**
  * A distributed run failed between processes: the join token was refused (`UNAUTHENTICATED`), the peer could
- * not be reached in time (`UNAVAILABLE`, retryable), or the peers disagree (`PROTOCOL`: versions, job, data).
+ * not be reached in time (`UNAVAILABLE`, retryable), the peers disagree (`PROTOCOL`: versions, job, data), or a
+ * synchronised step did not finish by its deadline (`DEADLINE`: a FarmCPU round with no workers left).
  */
 export class DistributedError extends GwasError {
-  constructor(code: 'UNAUTHENTICATED' | 'UNAVAILABLE' | 'PROTOCOL', message: string, opts: { hint?: string; cause?: unknown } = {}) {
+  constructor(
+    code: 'UNAUTHENTICATED' | 'UNAVAILABLE' | 'PROTOCOL' | 'DEADLINE',
+    message: string,
+    opts: { hint?: string; cause?: unknown } = {},
+  ) {
     super(code, message, { ...opts, retryable: code === 'UNAVAILABLE' });
   }
 }
@@ -124,6 +131,7 @@ export function exitCodeFor(err: unknown): number {
     case 'UNAUTHENTICATED':
     case 'UNAVAILABLE':
     case 'PROTOCOL':
+    case 'DEADLINE':
       return EXIT.distributed;
     default:
       return EXIT.internal;

@@ -24,7 +24,11 @@ export const TOKEN_ENV = 'GWASGRID_TOKEN';
 /** The token from the flag or the environment; refuses an empty one. */
 export function resolveToken(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   const token = flag ?? env[TOKEN_ENV];
-  if (!token) throw new UsageError(`no join token: give --token T or set ${TOKEN_ENV}`, 'use the same token on the coordinator and every worker');
+  if (!token)
+    throw new UsageError(
+      `no join token: give --token T or set ${TOKEN_ENV}`,
+      'use the same token on the coordinator and every worker',
+    );
   return token;
 }
 

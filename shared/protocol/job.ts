@@ -111,17 +111,32 @@ export function toJobSpec(d: JobDescription): pb.JobSpec {
 /** Reads a received spec back, checking what this build can run; the id is recomputed and must match. */
 export function fromJobSpec(s: pb.JobSpec): { id: string; job: JobDescription } {
   const bad = (why: string) =>
-    new DistributedError('PROTOCOL', `job spec from the coordinator: ${why}`, { hint: 'run the same gwasgrid version on the coordinator and the workers' });
+    new DistributedError('PROTOCOL', `job spec from the coordinator: ${why}`, {
+      hint: 'run the same gwasgrid version on the coordinator and the workers',
+    });
   if (s.method !== 'mlm') throw bad(`method "${s.method}" is not supported by this worker`);
   if (![1, 2, 3, 4].includes(s.lmm)) throw bad(`lmm mode ${s.lmm}`);
   if (!s.input || !s.qc || !s.nullModel) throw bad('incomplete');
   if (s.nullModel.formatVersion !== NULL_MODEL_FORMAT || s.nullModel.modelVersion !== NULL_MODEL_VERSION) {
-    throw bad(`null model format ${s.nullModel.formatVersion}/version ${s.nullModel.modelVersion}, this build reads ${NULL_MODEL_FORMAT}/${NULL_MODEL_VERSION}`);
+    throw bad(
+      `null model format ${s.nullModel.formatVersion}/version ${s.nullModel.modelVersion}, this build reads ${NULL_MODEL_FORMAT}/${NULL_MODEL_VERSION}`,
+    );
   }
   const i = s.input;
   const job: JobDescription = {
     method: 'mlm',
-    input: { bfile: i.bfile, geno: i.geno, anno: i.anno, numeric: i.numeric, map: i.map, numericInd: i.numericInd, pheno: i.pheno, phenoCol: i.phenoCol, phenoName: i.phenoName, covar: i.covar },
+    input: {
+      bfile: i.bfile,
+      geno: i.geno,
+      anno: i.anno,
+      numeric: i.numeric,
+      map: i.map,
+      numericInd: i.numericInd,
+      pheno: i.pheno,
+      phenoCol: i.phenoCol,
+      phenoName: i.phenoName,
+      covar: i.covar,
+    },
     qc: { maf: s.qc.maf, miss: s.qc.miss, r2: s.qc.r2 },
     lmm: s.lmm as LmmMode,
     backend: s.backend as BackendPreference,
@@ -133,6 +148,7 @@ export function fromJobSpec(s: pb.JobSpec): { id: string; job: JobDescription } 
     shardSize: s.shardSize,
   };
   const id = jobId(job);
-  if (id !== s.jobId) throw bad(`its id ${s.jobId.slice(0, 12)}… does not match its content (${id.slice(0, 12)}…)`);
+  if (id !== s.jobId)
+    throw bad(`its id ${s.jobId.slice(0, 12)}… does not match its content (${id.slice(0, 12)}…)`);
   return { id, job };
 }

@@ -27,7 +27,8 @@ const HEADER_BYTES = 24;
 const SCALARS = 12;
 
 function checkHost(): void {
-  if (endianness() !== 'LE') throw new DistributedError('PROTOCOL', 'the null-model encoding needs a little-endian host');
+  if (endianness() !== 'LE')
+    throw new DistributedError('PROTOCOL', 'the null-model encoding needs a little-endian host');
 }
 
 /** Bytes of the encoding of a model with n samples and c covariates. */
@@ -44,7 +45,20 @@ export function encodeNullModel(m: NullModel): Buffer {
   u32.set([MAGIC, NULL_MODEL_FORMAT, m.version, n, c, 0]);
   const f = new Float64Array(buf.buffer, buf.byteOffset + HEADER_BYTES, (buf.length - HEADER_BYTES) / 8);
   const lo = m.lambdaOptions;
-  f.set([m.traceG, m.lRemle, m.loglRemle, m.lMle, m.loglMle, m.vg, m.ve, m.pve, m.pveSe, lo.lMin, lo.lMax, lo.nRegion]);
+  f.set([
+    m.traceG,
+    m.lRemle,
+    m.loglRemle,
+    m.lMle,
+    m.loglMle,
+    m.vg,
+    m.ve,
+    m.pve,
+    m.pveSe,
+    lo.lMin,
+    lo.lMax,
+    lo.nRegion,
+  ]);
   let off = SCALARS;
   const put = (a: Float64Array, len: number, what: string) => {
     if (a.length !== len) throw new RangeError(`null model: ${what} has ${a.length} values, expected ${len}`);
@@ -53,7 +67,8 @@ export function encodeNullModel(m: NullModel): Buffer {
   };
   put(m.eigenvalues, n, 'eigenvalues');
   put(m.Uty, n, 'Uty');
-  if (m.UtW.length !== c) throw new RangeError(`null model: ${m.UtW.length} rotated covariates, expected ${c}`);
+  if (m.UtW.length !== c)
+    throw new RangeError(`null model: ${m.UtW.length} rotated covariates, expected ${c}`);
   m.UtW.forEach((w, j) => put(w, n, `UtW[${j}]`));
   put(m.beta, c, 'beta');
   put(m.betaSe, c, 'betaSe');
@@ -72,17 +87,23 @@ export function hashEncoded(bytes: Uint8Array): string {
  */
 export function decodeNullModel(bytes: Uint8Array): NullModel {
   checkHost();
-  const bad = (why: string) => new DistributedError('PROTOCOL', `null model: ${why}`, { hint: 'run the same gwasgrid version on the coordinator and the workers' });
+  const bad = (why: string) =>
+    new DistributedError('PROTOCOL', `null model: ${why}`, {
+      hint: 'run the same gwasgrid version on the coordinator and the workers',
+    });
   if (bytes.length < HEADER_BYTES + 8 * SCALARS) throw bad(`${bytes.length} bytes is too short`);
   const head = new DataView(bytes.buffer, bytes.byteOffset, HEADER_BYTES);
   if (head.getUint32(0, true) !== MAGIC) throw bad('not an encoded null model (bad magic)');
   const format = head.getUint32(4, true);
   const version = head.getUint32(8, true);
-  if (format !== NULL_MODEL_FORMAT) throw bad(`encoding format ${format}, this build reads format ${NULL_MODEL_FORMAT}`);
-  if (version !== NULL_MODEL_VERSION) throw bad(`model version ${version}, this build uses version ${NULL_MODEL_VERSION}`);
+  if (format !== NULL_MODEL_FORMAT)
+    throw bad(`encoding format ${format}, this build reads format ${NULL_MODEL_FORMAT}`);
+  if (version !== NULL_MODEL_VERSION)
+    throw bad(`model version ${version}, this build uses version ${NULL_MODEL_VERSION}`);
   const n = head.getUint32(12, true);
   const c = head.getUint32(16, true);
-  if (bytes.length !== encodedSize(n, c)) throw bad(`${bytes.length} bytes, expected ${encodedSize(n, c)} for n = ${n}, c = ${c}`);
+  if (bytes.length !== encodedSize(n, c))
+    throw bad(`${bytes.length} bytes, expected ${encodedSize(n, c)} for n = ${n}, c = ${c}`);
   const aligned = (bytes.byteOffset + HEADER_BYTES) % 8 === 0;
   const body = aligned ? bytes : Uint8Array.from(bytes);
   const f = new Float64Array(body.buffer, body.byteOffset + HEADER_BYTES, (bytes.length - HEADER_BYTES) / 8);

@@ -4,7 +4,11 @@
  * here, never from proto/gen directly.
  */
 export * as pb from '../../proto/gen/gwasgrid/v1/distributed.js';
-export { CoordinatorService, CoordinatorClient, type CoordinatorServer } from '../../proto/gen/gwasgrid/v1/distributed.js';
+export {
+  CoordinatorService,
+  CoordinatorClient,
+  type CoordinatorServer,
+} from '../../proto/gen/gwasgrid/v1/distributed.js';
 
 /** Sent on Join; a coordinator refuses workers of another protocol version. */
 export const PROTOCOL_VERSION = 1;
@@ -33,6 +37,7 @@ export const SERVER_OPTIONS = {
 export function parseHostPort(s: string): { host: string; port: number } {
   const m = /^(\[[^\]]+\]|[^:\s]+):(\d{1,5})$/.exec(s.trim());
   const port = m ? Number(m[2]) : NaN;
-  if (!m || !(port >= 0 && port <= 65535)) throw new Error(`"${s}" is not HOST:PORT (e.g. 127.0.0.1:50051, [::1]:50051)`);
+  if (!m || !(port >= 0 && port <= 65535))
+    throw new Error(`"${s}" is not HOST:PORT (e.g. 127.0.0.1:50051, [::1]:50051)`);
   return { host: m[1], port };
 }

@@ -7,7 +7,15 @@
  * ABORTED is reserved for "join again" (unknown worker id, or the coordinator now runs another job).
  */
 import { Metadata, status, type ServiceError, type StatusObject } from '@grpc/grpc-js';
-import { DistributedError, GwasError, InputError, NumericError, ResourceError, UsageError, type ErrorCode } from '../errors.js';
+import {
+  DistributedError,
+  GwasError,
+  InputError,
+  NumericError,
+  ResourceError,
+  UsageError,
+  type ErrorCode,
+} from '../errors.js';
 
 const CODE_KEY = 'gwasgrid-error-code';
 const HINT_KEY = 'gwasgrid-error-hint';
@@ -23,6 +31,7 @@ const STATUS_OF: Record<ErrorCode, status> = {
   UNAUTHENTICATED: status.UNAUTHENTICATED,
   UNAVAILABLE: status.UNAVAILABLE,
   PROTOCOL: status.FAILED_PRECONDITION,
+  DEADLINE: status.DEADLINE_EXCEEDED,
   INTERNAL: status.INTERNAL,
 };
 
@@ -40,7 +49,9 @@ export function toStatus(err: unknown): Partial<StatusObject> {
   if (err instanceof GwasError) {
     metadata.set(CODE_KEY, err.code);
     if (err.hint) metadata.set(HINT_KEY, encodeURIComponent(err.hint));
-    const where = err.location.file ? `${err.location.file}${err.location.line ? `:${err.location.line}` : ''}: ` : '';
+    const where = err.location.file
+      ? `${err.location.file}${err.location.line ? `:${err.location.line}` : ''}: `
+      : '';
     return { code: STATUS_OF[err.code], details: where + err.message, metadata };
   }
   metadata.set(CODE_KEY, 'INTERNAL');
@@ -49,7 +60,7 @@ export function toStatus(err: unknown): Partial<StatusObject> {
 
 /** Rebuilds a typed error from a failed call. `peer` names the other end in messages. */
 export function fromStatus(e: ServiceError | Partial<StatusObject>, peer: string): GwasError {
-  const code = (e.metadata?.get(CODE_KEY)[0] as string | undefined) as ErrorCode | undefined;
+  const code = e.metadata?.get(CODE_KEY)[0] as string | undefined as ErrorCode | undefined;
   const rawHint = e.metadata?.get(HINT_KEY)[0] as string | undefined;
   const hint = rawHint ? decodeURIComponent(rawHint) : undefined;
   const details = e.details || (e as Error).message || 'no details';
@@ -79,7 +90,7 @@ export function fromStatus(e: ServiceError | Partial<StatusObject>, peer: string
       return new RejoinRequired(details);
     case status.UNAUTHENTICATED:
       return new DistributedError('UNAUTHENTICATED', `${peer} refused the join token: ${details}`, {
-        hint: 'give the coordinator\'s token with --token or GWASGRID_TOKEN',
+        hint: "give the coordinator's token with --token or GWASGRID_TOKEN",
       });
     case status.UNAVAILABLE:
     case status.DEADLINE_EXCEEDED:

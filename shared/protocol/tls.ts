@@ -18,7 +18,9 @@ function pem(path: string, flag: string): Buffer {
   try {
     return readFileSync(path);
   } catch (e) {
-    throw new InputError('INPUT_NOT_FOUND', `cannot read the ${flag} file: ${(e as Error).message}`, { file: path });
+    throw new InputError('INPUT_NOT_FOUND', `cannot read the ${flag} file: ${(e as Error).message}`, {
+      file: path,
+    });
   }
 }
 
@@ -37,7 +39,11 @@ export function serverCredentials(t: TlsFlags): ServerCredentials {
     return ServerCredentials.createInsecure();
   }
   const ca = t.ca ? pem(t.ca, '--tls-ca') : null;
-  return ServerCredentials.createSsl(ca, [{ cert_chain: pem(t.cert, '--tls-cert'), private_key: pem(t.key!, '--tls-key') }], ca !== null);
+  return ServerCredentials.createSsl(
+    ca,
+    [{ cert_chain: pem(t.cert, '--tls-cert'), private_key: pem(t.key!, '--tls-key') }],
+    ca !== null,
+  );
 }
 
 export function channelCredentials(t: TlsFlags): ChannelCredentials {

@@ -31,6 +31,8 @@ export function encodeFrame(value: unknown): Uint8Array {
       arrays.push(v);
       return { $a: arrays.length - 1, t: tagOf(v), n: v.length };
     }
+    if (typeof v === 'number' && !Number.isFinite(v))
+      return { $n: Number.isNaN(v) ? 'NaN' : v > 0 ? 'Inf' : '-Inf' };
     return v;
   });
   const head = Buffer.from(json, 'utf8');
@@ -66,6 +68,13 @@ export function decodeFrame<T>(bytes: Uint8Array): T {
   const placeholders: { ref: Record<string, unknown> | unknown[]; key: string | number; index: number }[] =
     [];
   const parsed = JSON.parse(json, function (this: Record<string, unknown>, key, v: unknown) {
+    if (v && typeof v === 'object' && '$n' in v) {
+      const t = (v as { $n: string }).$n;
+      if (t === 'NaN') return NaN;
+      if (t === 'Inf') return Infinity;
+      if (t === '-Inf') return -Infinity;
+      throw bad(`number ${t}`);
+    }
     if (v && typeof v === 'object' && '$a' in v) {
       const d = v as { $a: number; t: Tag; n: number };
       if (!TAGS[d.t] || !Number.isInteger(d.$a) || !Number.isInteger(d.n) || d.n < 0)

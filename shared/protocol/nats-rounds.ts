@@ -58,6 +58,7 @@ export interface NatsAuth {
 export function subjects(job: string) {
   const p = `gwasgrid.${job}`;
   return {
+    setup: `${p}.setup`,
     pull: `${p}.pull`,
     data: `${p}.data`,
     beat: `${p}.beat`,
@@ -167,6 +168,7 @@ export class RoundCoordinator {
   private readonly workers = new Set<string>();
   private bytesIn = 0;
   private sweeper: NodeJS.Timeout | null = null;
+  private setup: Uint8Array[] = [];
 
   constructor(
     private readonly nc: NatsConnection,
@@ -175,8 +177,11 @@ export class RoundCoordinator {
     private readonly opts: { leaseTimeoutMs: number; roundDeadlineMs: number; heartbeatMs: number },
   ) {}
 
-  start(): void {
+  /** Starts serving; `setup` is the job's per-run data every worker fetches once (inputs, covariates, …). */
+  start(setup: Uint8Array = new Uint8Array(0)): void {
+    this.setup = chunksOf(setup);
     const s = subjects(this.job);
+    this.subs.push(this.nc.subscribe(s.setup, { callback: (err, m) => !err && this.onSetup(m) }));
     this.subs.push(this.nc.subscribe(s.pull, { callback: (err, m) => !err && this.onPull(m) }));
     this.subs.push(this.nc.subscribe(s.data, { callback: (err, m) => !err && this.onData(m) }));
     this.subs.push(this.nc.subscribe(s.beat, { callback: (err, m) => !err && this.onBeat(m) }));
@@ -260,6 +265,12 @@ export class RoundCoordinator {
 
   private respond(m: Msg, v: unknown): void {
     if (m.reply) m.respond(encodeFrame(v));
+  }
+
+  private onSetup(m: Msg): void {
+    const { chunk } = decodeFrame<{ chunk: number }>(m.data);
+    if (chunk < 0 || chunk >= this.setup.length) return this.respond(m, { chunks: this.setup.length });
+    if (m.reply) m.respond(this.setup[chunk]);
   }
 
   private onPull(m: Msg): void {
@@ -348,6 +359,35 @@ export class RoundCoordinator {
       }
     }
   }
+}
+
+/** Fetches the job's setup blob (see {@link RoundCoordinator.start}), retrying through NATS outages. */
+export async function fetchSetup(
+  nc: NatsConnection,
+  job: string,
+  log: Logger,
+  timeoutMs = 5000,
+): Promise<Uint8Array> {
+  const s = subjects(job);
+  const ask = async (chunk: number): Promise<Uint8Array> => {
+    for (let tries = 0; ; tries++) {
+      try {
+        return (await nc.request(s.setup, encodeFrame({ chunk }), { timeout: timeoutMs })).data;
+      } catch (e) {
+        if (tries >= 20) {
+          throw new DistributedError('UNAVAILABLE', `no answer on ${s.setup} (${(e as Error).message})`, {
+            hint: 'the coordinator is not serving this job on this NATS server: check --nats and that the coordinator runs',
+          });
+        }
+        if (tries === 0) log.warn(`waiting for the coordinator on ${s.setup} (${(e as Error).message})`);
+        await new Promise((r) => setTimeout(r, 250 * Math.min(8, tries + 1)));
+      }
+    }
+  };
+  const { chunks } = decodeFrame<{ chunks: number }>(await ask(-1));
+  const parts: Uint8Array[] = [];
+  for (let c = 0; c < chunks; c++) parts.push(await ask(c));
+  return concat(parts);
 }
 
 export interface RoundTask {

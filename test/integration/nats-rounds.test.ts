@@ -5,6 +5,7 @@
 import type { NatsConnection } from 'nats';
 import {
   connectNats,
+  fetchSetup,
   RoundCoordinator,
   serveRounds,
   type RoundTask,
@@ -61,7 +62,14 @@ describe('FarmCPU rounds over a real nats-server', () => {
       roundDeadlineMs: 30_000,
       heartbeatMs: 100,
     });
-    coord.start();
+    const setup = Float64Array.from({ length: 100_000 }, (_, i) => i / 3); // 800 kB: two chunks
+    coord.start(encodeFrame({ setup }));
+    expect(
+      sameBits(
+        decodeFrame<{ setup: Float64Array }>(await fetchSetup(await conn('S'), job, log)).setup,
+        setup,
+      ),
+    ).toBe(true);
     const parts = Array.from({ length: 9 }, (_, i) => ({ start: i * 10, end: i * 10 + 10 }));
     const payloadX = Float64Array.from({ length: 200_000 }, (_, i) => i * 0.5); // 1.6 MB: several chunks
     const payload = encodeFrame({ x: payloadX });

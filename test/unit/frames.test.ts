@@ -9,6 +9,8 @@ describe('binary frames (NATS messages with numeric arrays)', () => {
       genotypes: [new Float64Array([1.5, NaN, 2, -0]), new Float64Array(0), new Float64Array([1e-300])],
       idx: new Int32Array([3, -4, 5]),
       nested: { mask: new Uint8Array([1, 2, 3]), list: [1, 'a', null] },
+      special: [NaN, Infinity, -Infinity, 0.5],
+      minP: Infinity,
     };
     const bytes = encodeFrame(v);
     expect(bytes.length % 8).toBe(0);
@@ -22,6 +24,8 @@ describe('binary frames (NATS messages with numeric arrays)', () => {
     expect(Array.from(d.idx)).toEqual([3, -4, 5]);
     expect(Array.from(d.nested.mask)).toEqual([1, 2, 3]);
     expect(d.nested.list).toEqual([1, 'a', null]);
+    expect(d.special).toEqual([NaN, Infinity, -Infinity, 0.5]);
+    expect(d.minP).toBe(Infinity);
     expect(Array.from(decodeFrame<Float64Array>(encodeFrame(new Float64Array([7, 8]))))).toEqual([7, 8]);
   });
 

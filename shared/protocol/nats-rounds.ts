@@ -169,6 +169,8 @@ export class RoundCoordinator {
   private bytesIn = 0;
   private sweeper: NodeJS.Timeout | null = null;
   private setup: Uint8Array[] = [];
+  /** The worker whose reply was accepted for each partition (affinity for the next round). */
+  private readonly owner = new Map<number, string>();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -279,7 +281,12 @@ export class RoundCoordinator {
     const st = this.round;
     if (!st || st.pending.length === 0)
       return this.respond(m, { kind: 'wait', retryAfterMs: 100 } satisfies PullReply);
-    const partition = st.pending.shift()!;
+    // Affinity: a worker gets back the partitions it answered last round (its cached genotypes and products
+    // make them cheaper there), then unowned ones, then anyone's.
+    let at = st.pending.findIndex((p) => this.owner.get(p) === req.worker);
+    if (at < 0) at = st.pending.findIndex((p) => !this.owner.has(p));
+    if (at < 0) at = 0;
+    const partition = st.pending.splice(at, 1)[0];
     const attempt = ++st.attempts;
     st.leases.set(partition, { partition, attempt, worker: req.worker, lastHeard: Date.now() });
     this.workers.add(req.worker);
@@ -333,6 +340,7 @@ export class RoundCoordinator {
     if (parts.some((x) => x === null)) return;
     st.partial.delete(key);
     st.replies[r.partition] = concat(parts as Uint8Array[]);
+    this.owner.set(r.partition, r.worker);
     st.leases.delete(r.partition);
     const q = st.pending.indexOf(r.partition);
     if (q >= 0) st.pending.splice(q, 1);

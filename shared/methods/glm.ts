@@ -16,7 +16,7 @@ import { femAssocHeader, femAssocLine } from '../results/fem-assoc.js';
 import { GLM_LINEAR_HEADER, glmLinearLine } from '../results/glm-linear.js';
 import type { SnpMeta } from '../genotype/types.js';
 import { prepareFemInputs, type FemInputSpec } from './fem-inputs.js';
-import { InProcessBus, type RoundBus } from './farmcpu/bus.js';
+import { InProcessBus, type BusFactory, type RoundBus } from './farmcpu/bus.js';
 import type { FinalRows, RoundRequest } from './farmcpu/protocol.js';
 import { mergeReplies } from './farmcpu/rounds.js';
 import { positionKeys } from './farmcpu/bins.js';
@@ -27,6 +27,8 @@ export interface GlmConfig extends FemInputSpec {
   log: Logger;
   /** In-process partitions (results do not depend on it). */
   partitions?: number;
+  /** Another round bus (distributed runs); default: in-process over `partitions`. */
+  bus?: BusFactory;
 }
 
 export interface GlmResult {
@@ -87,10 +89,8 @@ export async function runGlm(cfg: GlmConfig): Promise<GlmResult> {
   try {
     const snps = inputs.geno.snps;
     const keys = snps.every((s) => s.pos >= 0) ? positionKeys(snps) : new Float64Array(snps.length);
-    const bus = new InProcessBus(
-      { n: inputs.n, y: inputs.y, cv: inputs.cv, cvCols: inputs.cvCols, genotypes: inputs.genotypes, keys, backend },
-      cfg.partitions ?? 1,
-    );
+    const shared = { n: inputs.n, y: inputs.y, cv: inputs.cv, cvCols: inputs.cvCols, genotypes: inputs.genotypes, keys, backend };
+    const bus = cfg.bus ? await cfg.bus(inputs, shared) : new InProcessBus(shared, cfg.partitions ?? 1);
     log.info(`GLM: ${inputs.n} samples, ${snps.length} SNPs, covariates: intercept${inputs.cvNames.map((c) => `, ${c}`).join('')}; missing genotypes: ${cfg.impute}`);
     const rows = await glmScan(bus);
     const { assocPath, linearPath } = await writeGlmOutputs(cfg.out, snps, rows, inputs.n);

@@ -5,6 +5,7 @@
  */
 import { scanPartition, type PartitionInputs } from './partition.js';
 import type { PartitionReply, RoundRequest } from './protocol.js';
+import type { FemInputs } from '../fem-inputs.js';
 
 export interface RoundBus {
   /** Number of SNPs in the analysis (all partitions together). */
@@ -12,6 +13,12 @@ export interface RoundBus {
   scan(req: RoundRequest): Promise<PartitionReply[]>;
   close(): Promise<void>;
 }
+
+/**
+ * Makes the bus of a run from its prepared inputs (what every partition shares). The default is the in-process
+ * bus; the distributed coordinator passes one that reaches workers over NATS (shared/protocol/farm-bus.ts).
+ */
+export type BusFactory = (inputs: FemInputs, shared: PartitionInputs) => Promise<RoundBus & { readonly partitions: number }>;
 
 /**
  * Splits [0, m) into `partitions` ranges whose boundaries are multiples of `align` (the scan block size, so

@@ -11,7 +11,7 @@ import type { SnpMeta } from '../../genotype/types.js';
 import { AtomicWriter, writeFileAtomic } from '../../io/atomic.js';
 import { femAssocHeader, femAssocLine } from '../../results/fem-assoc.js';
 import { prepareFemInputs, type FemInputSpec } from '../fem-inputs.js';
-import { InProcessBus } from './bus.js';
+import { InProcessBus, type BusFactory } from './bus.js';
 import { positionKeys } from './bins.js';
 import { runFarmCpu, type FarmCpuResult, type FarmCpuSettings, type IterationRecord } from './run.js';
 
@@ -22,6 +22,8 @@ export interface FarmCpuConfig extends Omit<FemInputSpec, 'requirePositions'> {
   log: Logger;
   /** In-process partitions (results do not depend on it). */
   partitions?: number;
+  /** Another round bus (distributed runs); default: in-process over `partitions`. */
+  bus?: BusFactory;
 }
 
 export interface FarmCpuRun extends FarmCpuResult {
@@ -60,10 +62,8 @@ export async function runFarmCpuPipeline(cfg: FarmCpuConfig): Promise<FarmCpuRun
   try {
     const snps = inputs.geno.snps;
     const keys = positionKeys(snps, inputs.raw.label);
-    const bus = new InProcessBus(
-      { n: inputs.n, y: inputs.y, cv: inputs.cv, cvCols: inputs.cvCols, genotypes: inputs.genotypes, keys, backend },
-      cfg.partitions ?? 1,
-    );
+    const shared = { n: inputs.n, y: inputs.y, cv: inputs.cv, cvCols: inputs.cvCols, genotypes: inputs.genotypes, keys, backend };
+    const bus = cfg.bus ? await cfg.bus(inputs, shared) : new InProcessBus(shared, cfg.partitions ?? 1);
     log.info(`covariates: intercept${inputs.cvNames.map((c) => `, ${c}`).join('')}; missing genotypes: ${cfg.impute}; ${bus.partitions} partition(s)`);
     const res = await runFarmCpu({ n: inputs.n, y: inputs.y, cv: inputs.cv, cvCols: inputs.cvCols, snps }, cfg.settings, bus, log);
     const assocPath = `${cfg.out}.assoc.txt`;

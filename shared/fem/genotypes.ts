@@ -108,46 +108,69 @@ export class AnalysedGenotypes implements GenotypeStats {
     const N = source.nSamples;
     const g = new AnalysedGenotypes(n, start, end, impute);
     let done = 0;
+    const codes = g.codes;
+    const inAnalysed = new Uint8Array(N);
+    for (const i of analysed) inAnalysed[i] = 1;
+    const others = Int32Array.from({ length: N }, (_, i) => i).filter((i) => !inAnalysed[i]);
+    const { afAll, nMiss, a1Sum, af, fill: fills } = g;
     for await (const block of source.blocks({ start, end, blockSize: opts.blockSize ?? 512 })) {
+      const d = block.data;
       for (let r = 0; r < block.count; r++) {
-        const snp = block.indices[r];
-        const rel = snp - start;
+        const rel = block.indices[r] - start;
         const off = r * N;
-        const d = block.data;
-        let sumAll = 0;
-        let obsAll = 0;
-        for (let i = 0; i < N; i++) {
-          const v = d[off + i];
-          if (v === v) {
-            sumAll += v;
-            obsAll++;
-          }
-        }
-        g.afAll[rel] = obsAll > 0 ? sumAll / (2 * obsAll) : NaN;
+        // One pass over the analysed samples (codes, sums and rMVP's genotype counts: values truncated, which
+        // for dosages validated to lie in [0, 2] is this comparison chain), then the other samples.
         let sum = 0;
         let miss = 0;
         let integral = true;
+        let c0 = 0;
+        let c1 = 0;
+        let c2 = 0;
         const co = rel * n;
         for (let j = 0; j < n; j++) {
           const v = d[off + analysed[j]];
           if (v === v) {
             sum += v;
-            if (v === 0 || v === 1 || v === 2) g.codes[co + j] = v;
-            else integral = false;
+            if (v < 1) {
+              c0++;
+              if (v === 0) codes[co + j] = 0;
+              else integral = false;
+            } else if (v < 2) {
+              c1++;
+              if (v === 1) codes[co + j] = 1;
+              else integral = false;
+            } else {
+              c2++;
+              if (v === 2) codes[co + j] = 2;
+              else integral = false;
+            }
           } else {
             miss++;
-            g.codes[co + j] = -1;
+            codes[co + j] = -1;
           }
         }
+        let sumAll = sum;
+        for (let j = 0; j < others.length; j++) {
+          const v = d[off + others[j]];
+          if (v === v) {
+            sumAll += v;
+            if (v < 1) c0++;
+            else if (v < 2) c1++;
+            else c2++;
+          }
+        }
+        const obsAll = c0 + c1 + c2;
+        afAll[rel] = obsAll > 0 ? sumAll / (2 * obsAll) : NaN;
         const obs = n - miss;
-        g.nMiss[rel] = miss;
-        g.a1Sum[rel] = sum;
-        g.af[rel] = obs > 0 ? sum / (2 * obs) : NaN;
+        nMiss[rel] = miss;
+        a1Sum[rel] = sum;
+        af[rel] = obs > 0 ? sum / (2 * obs) : NaN;
+        // rMVP "Major": most frequent of the truncated genotypes over all samples, ties to the smallest.
         let fill: number;
-        if (impute === 'major') fill = majorGenotype(d, off, N);
+        if (impute === 'major') fill = c2 > c1 ? (c2 > c0 ? 2 : 0) : c1 > c0 ? 1 : 0;
         else if (impute === 'middle') fill = 1;
         else fill = obs > 0 ? sum / obs : 0;
-        g.fill[rel] = fill;
+        fills[rel] = fill;
         if (!integral) {
           const row = new Float64Array(n);
           for (let j = 0; j < n; j++) {

@@ -14,8 +14,9 @@
  * estimate, se and p are NA, and the covariates' statistics of that row are the reduced model's with
  * df = n − q0 and σ² = RSS₀/(n − q0).
  *
- * Cost per block of c SNPs: one GEMM X·[W | y] (c·n·(q0+1) flops) and one GEMM S·(WᵀW)⁻ (c·q0²) on the linalg
- * backend, then O(q0) per SNP (O(q0) p-values per SNP only when all covariate p-values are asked for).
+ * Cost per block of c SNPs: one GEMM X·[W | y] (c·n·(q0+1) flops; FarmCPU reuses cached products instead, see
+ * {@link femTestProducts}) and one GEMM S·(WᵀW)⁻ (c·q0²) on the linalg backend, then O(q0) per SNP (O(q0)
+ * p-values per SNP only when all covariate p-values are asked for).
  * Missing genotypes must be imputed before the scan (see genotypes.ts).
  */
 import type { LinalgBackend } from '../linalg/backend.js';
@@ -120,10 +121,11 @@ export interface CovariateTracker {
 export interface FemScratch {
   G: Float64Array;
   B21: Float64Array;
+  xx: Float64Array;
 }
 
 export function allocScratch(maxCount: number, q0: number): FemScratch {
-  return { G: new Float64Array(maxCount * (q0 + 1)), B21: new Float64Array(maxCount * q0) };
+  return { G: new Float64Array(maxCount * (q0 + 1)), B21: new Float64Array(maxCount * q0), xx: new Float64Array(maxCount) };
 }
 
 /** Options of {@link femScanBlock}. */
@@ -150,23 +152,43 @@ export async function femScanBlock(
   opts: FemBlockOptions = {},
 ): Promise<void> {
   const { n, q0 } = model;
+  const G = scratch.G.subarray(0, count * (q0 + 1));
+  await backend.gemm(count, q0 + 1, n, X.subarray(0, count * n), model.Wy, G, 0);
+  const xx = scratch.xx;
+  for (let r = 0; r < count; r++) {
+    const xo = r * n;
+    let v = 0;
+    for (let i = 0; i < n; i++) v += X[xo + i] * X[xo + i];
+    xx[r] = v;
+  }
+  await femTestProducts(model, backend, G, xx, count, out, scratch, opts);
+}
+
+/**
+ * The per-SNP tests from the SNPs' products with the model: row r of `G` (count × (q0 + 1)) is
+ * [Wᵀx_r, yᵀx_r] and `xx[r]` = x_rᵀx_r. Callers that cache products across models (FarmCPU keeps Xᵀg for
+ * every pseudo-QTN g) assemble G themselves. One GEMM G·[(WᵀW)⁻; 0] on the backend, then O(q0) per SNP.
+ */
+export async function femTestProducts(
+  model: FemModel,
+  backend: LinalgBackend,
+  G: Float64Array,
+  xx: Float64Array,
+  count: number,
+  out: FemRows,
+  scratch: FemScratch,
+  opts: FemBlockOptions = {},
+): Promise<void> {
+  const { n, q0 } = model;
   const q1 = q0 + 1;
-  const G = scratch.G.subarray(0, count * q1);
   const B21 = scratch.B21.subarray(0, count * q0);
-  await backend.gemm(count, q1, n, X.subarray(0, count * n), model.Wy, G, 0);
-  await backend.gemm(count, q0, q1, G, model.iWWpad, B21, 0);
+  await backend.gemm(count, q0, q1, G.subarray(0, count * q1), model.iWWpad, B21, 0);
   const df = n - q0 - 1;
   const dfRed = n - q0;
   const { beta0, iWW, rss0, wy } = model;
   const tracker = opts.tracker;
   const covP = opts.covP;
   for (let r = 0; r < count; r++) {
-    const xo = r * n;
-    let xx = 0;
-    for (let i = 0; i < n; i++) {
-      const v = X[xo + i];
-      xx += v * v;
-    }
     const go = r * q1;
     const bo = r * q0;
     const xy = G[go + q0];
@@ -177,8 +199,8 @@ export async function femScanBlock(
       t2 += b * G[go + a];
       bwy += b * wy[a];
     }
-    const B22 = xx - t2;
-    if (!(B22 >= 1e-8)) {
+    const B22 = xx[r] - t2;
+    if (!(B22 >= COLLINEAR_B22)) {
       out.collinear[r] = 1;
       out.beta[r] = NaN;
       out.se[r] = NaN;

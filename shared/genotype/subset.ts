@@ -18,8 +18,8 @@ export class SnpSubsetSource implements GenotypeSource {
     readonly source: GenotypeSource,
     /** Source SNP index of each view SNP. */
     readonly indices: Int32Array,
-    /** View SNPs read per source pass. */
-    private readonly chunk = 4096,
+    /** View SNPs read per source pass (default: as many as fit in 256 MB of float64 rows). */
+    private readonly chunk = Math.max(1024, Math.floor(2 ** 28 / (8 * Math.max(1, source.nSamples)))),
   ) {
     this.format = source.format;
     this.label = source.label;

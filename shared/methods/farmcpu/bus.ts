@@ -3,7 +3,7 @@
  * partition and resolves with all replies (in any order; merging does not depend on it). The in-process bus
  * below calls the partition code directly (embedded mode); a network bus (NATS) implements the same interface.
  */
-import { scanPartition, type PartitionInputs } from './partition.js';
+import { PartitionProducts, scanPartition, type PartitionInputs } from './partition.js';
 import type { PartitionReply, RoundRequest } from './protocol.js';
 import type { FemInputs } from '../fem-inputs.js';
 
@@ -42,6 +42,8 @@ export function partitionRanges(m: number, partitions: number, align = 256): Arr
 export class InProcessBus implements RoundBus {
   readonly m: number;
   private readonly ranges: Array<{ id: number; start: number; end: number }>;
+  /** Per-partition product caches (what a worker would keep for its partitions). */
+  private readonly products: PartitionProducts[];
 
   constructor(
     private readonly inputs: PartitionInputs,
@@ -50,6 +52,7 @@ export class InProcessBus implements RoundBus {
     this.m = inputs.genotypes.end;
     if (inputs.genotypes.start !== 0) throw new RangeError('the in-process bus needs genotypes from SNP 0');
     this.ranges = partitionRanges(this.m, partitions, inputs.blockSize ?? 256);
+    this.products = this.ranges.map((r) => new PartitionProducts(r.start, r.end));
   }
 
   get partitions(): number {
@@ -58,7 +61,7 @@ export class InProcessBus implements RoundBus {
 
   async scan(req: RoundRequest): Promise<PartitionReply[]> {
     const replies: PartitionReply[] = [];
-    for (const r of this.ranges) replies.push(await scanPartition(this.inputs, req, r));
+    for (const [k, r] of this.ranges.entries()) replies.push(await scanPartition(this.inputs, req, r, this.products[k]));
     return replies;
   }
 

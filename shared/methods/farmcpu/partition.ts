@@ -8,7 +8,7 @@
  */
 import type { LinalgBackend } from '../../linalg/backend.js';
 import type { AnalysedGenotypes } from '../../fem/genotypes.js';
-import { allocRows, allocScratch, femScanBlock, fitFemModel, markerModelP, reducedCovariateP, type CovariateTracker, type FemModel } from '../../fem/scan.js';
+import { allocRows, allocScratch, femTestProducts, fitFemModel, markerModelP, reducedCovariateP, type CovariateTracker, type FemModel } from '../../fem/scan.js';
 import { binOf } from './bins.js';
 import type { BinLead, BinLeads, CandidateGenotype, FinalRows, PartitionReply, QtnVector, RoundRequest } from './protocol.js';
 
@@ -67,6 +67,76 @@ export function compareLeads(a: BinLead, b: BinLead): number {
 }
 
 /**
+ * Products of one partition's SNPs with the columns of the model, kept across rounds: xᵀx, xᵀ1, xᵀcv, xᵀy once,
+ * and xᵀg for every pseudo-QTN g when it first enters the model (QTN sets grow by carry-forward, so most are
+ * reused; the GEMM work per iteration is m·n·(new QTNs) instead of m·n·q0). Products of a column are the same
+ * whichever columns share its GEMM call (row and column determinism of the backends), so a cache never
+ * changes a result. Columns of SNPs that left the model are dropped.
+ */
+export class PartitionProducts {
+  /** len × (cvCols + 2): [xᵀ1, xᵀcv…, xᵀy]. */
+  base: Float64Array | null = null;
+  xx: Float64Array | null = null;
+  readonly qtn = new Map<number, Float64Array>();
+
+  constructor(
+    readonly start: number,
+    readonly end: number,
+  ) {}
+
+  /** Computes what `qtns` need and is missing. O(len·n·(new columns)) on the backend. */
+  async ensure(inputs: PartitionInputs, qtns: readonly QtnVector[]): Promise<void> {
+    const { n, cv, cvCols, y, genotypes: G, backend } = inputs;
+    const bs = inputs.blockSize ?? 256;
+    const wantedSet = new Set(qtns.map((q) => q.snp));
+    for (const snp of [...this.qtn.keys()]) if (!wantedSet.has(snp)) this.qtn.delete(snp);
+    const fresh = qtns.filter((q) => !this.qtn.has(q.snp));
+    const needBase = this.base === null;
+    if (!needBase && fresh.length === 0) return;
+    const len = this.end - this.start;
+    const nb = needBase ? cvCols + 2 : 0;
+    const cols = nb + fresh.length;
+    const B = new Float64Array(n * cols);
+    for (let i = 0; i < n; i++) {
+      const o = i * cols;
+      if (needBase) {
+        B[o] = 1;
+        for (let j = 0; j < cvCols; j++) B[o + 1 + j] = cv[i * cvCols + j];
+        B[o + 1 + cvCols] = y[i];
+      }
+      for (let k = 0; k < fresh.length; k++) B[o + nb + k] = fresh[k].genotype[i];
+    }
+    const base = needBase ? new Float64Array(len * nb) : null;
+    const xx = needBase ? new Float64Array(len) : null;
+    const vecs = fresh.map(() => new Float64Array(len));
+    const X = new Float64Array(bs * n);
+    const C = new Float64Array(bs * cols);
+    for (let s = this.start; s < this.end; s += bs) {
+      const c = Math.min(bs, this.end - s);
+      G.fillRows(s, c, X);
+      await backend.gemm(c, cols, n, X.subarray(0, c * n), B, C.subarray(0, c * cols), 0);
+      const r0 = s - this.start;
+      for (let r = 0; r < c; r++) {
+        const co = r * cols;
+        if (base && xx) {
+          for (let j = 0; j < nb; j++) base[(r0 + r) * nb + j] = C[co + j];
+          const xo = r * n;
+          let v = 0;
+          for (let i = 0; i < n; i++) v += X[xo + i] * X[xo + i];
+          xx[r0 + r] = v;
+        }
+        for (let k = 0; k < fresh.length; k++) vecs[k][r0 + r] = C[co + nb + k];
+      }
+    }
+    if (base && xx) {
+      this.base = base;
+      this.xx = xx;
+    }
+    fresh.forEach((q, k) => this.qtn.set(q.snp, vecs[k]));
+  }
+}
+
+/**
  * Scans SNPs [start, end) for one round and builds the reply. Applies rMVP's covariate quirk for the reward:
  * in a collinear row `glm_c` writes NA over the p of W column q0 − 2, so that column's reduced-model p does
  * not enter its minimum (spec §1.3).
@@ -75,9 +145,12 @@ export async function scanPartition(
   inputs: PartitionInputs,
   req: RoundRequest,
   part: { id: number; start: number; end: number },
+  products: PartitionProducts = new PartitionProducts(part.start, part.end),
 ): Promise<PartitionReply> {
   const t0 = performance.now();
-  const { n, genotypes: G, backend, keys } = inputs;
+  if (products.start !== part.start || products.end !== part.end) throw new RangeError('products cache of another partition');
+  await products.ensure(inputs, req.qtns);
+  const { genotypes: G, backend, keys } = inputs;
   const bs = inputs.blockSize ?? 256;
   const model = roundModel(inputs, req.qtns);
   const q0 = model.q0;
@@ -104,18 +177,30 @@ export async function scanPartition(
         a1Sum: new Float64Array(len),
       }
     : null;
-  const X = new Float64Array(bs * n);
   const out = allocRows(bs);
   const scratch = allocScratch(bs, q0);
+  const q1 = q0 + 1;
+  const Gm = new Float64Array(bs * q1);
+  const nb = inputs.cvCols + 2;
+  const base = products.base!;
+  const xxAll = products.xx!;
+  const qcols = req.qtns.map((q) => products.qtn.get(q.snp)!);
   let minP = NaN;
   let minNonZeroP = Infinity;
   const isQtn = new Set(req.qtns.map((q) => q.snp));
   for (let s = start; s < end; s += bs) {
     const c = Math.min(bs, end - s);
-    G.fillRows(s, c, X);
-    await femScanBlock(model, backend, X, c, out, scratch, { tracker });
+    const r0 = s - start;
     for (let r = 0; r < c; r++) {
-      const i = s - start + r;
+      const go = r * q1;
+      const bo = (r0 + r) * nb;
+      for (let j = 0; j < nb - 1; j++) Gm[go + j] = base[bo + j];
+      for (let k = 0; k < nq; k++) Gm[go + nb - 1 + k] = qcols[k][r0 + r];
+      Gm[go + q0] = base[bo + nb - 1];
+    }
+    await femTestProducts(model, backend, Gm, xxAll.subarray(r0, r0 + c), c, out, scratch, { tracker });
+    for (let r = 0; r < c; r++) {
+      const i = r0 + r;
       const pv = out.p[r];
       p[i] = pv;
       if (!isQtn.has(s + r) && pv === pv) {

@@ -63,20 +63,42 @@ function farmJobId(cfg: FarmCoordinatorConfig): string {
 /** The gRPC side of a NATS job: Join answers with the job spec; everything else belongs to MLM jobs. */
 function natsJobService(spec: pb.JobSpec, heartbeatMs: number, log: Logger): CoordinatorServer {
   let joined = 0;
-  const notHere = () => new DistributedError('PROTOCOL', `this coordinator runs a ${spec.method} job: its rounds go over NATS, not gRPC leases`);
+  const notHere = () =>
+    new DistributedError(
+      'PROTOCOL',
+      `this coordinator runs a ${spec.method} job: its rounds go over NATS, not gRPC leases`,
+    );
   const refuse = (_call: unknown, cb: (e: ReturnType<typeof toStatus>) => void) => cb(toStatus(notHere()));
   return {
     join: (call, cb) => {
       if (call.request.protocolVersion !== PROTOCOL_VERSION) {
-        cb(toStatus(new DistributedError('PROTOCOL', `worker speaks protocol ${call.request.protocolVersion}, this coordinator ${PROTOCOL_VERSION}`)));
+        cb(
+          toStatus(
+            new DistributedError(
+              'PROTOCOL',
+              `worker speaks protocol ${call.request.protocolVersion}, this coordinator ${PROTOCOL_VERSION}`,
+            ),
+          ),
+        );
         return;
       }
       const i = call.request.info;
       joined++;
-      log.info(`worker joined: ${i?.name ? `${i.name}, ` : ''}${i?.host ?? '?'} pid ${i?.pid ?? '?'} from ${call.getPeer()} (${joined} so far); sent to NATS ${spec.nats?.url}`, {
-        event: 'joined',
-      });
-      cb(null, pb.JoinReply.create({ workerId: `w${joined}`, job: spec, heartbeatIntervalMs: heartbeatMs, leaseTimeoutMs: 0 }));
+      log.info(
+        `worker joined: ${i?.name ? `${i.name}, ` : ''}${i?.host ?? '?'} pid ${i?.pid ?? '?'} from ${call.getPeer()} (${joined} so far); sent to NATS ${spec.nats?.url}`,
+        {
+          event: 'joined',
+        },
+      );
+      cb(
+        null,
+        pb.JoinReply.create({
+          workerId: `w${joined}`,
+          job: spec,
+          heartbeatIntervalMs: heartbeatMs,
+          leaseTimeoutMs: 0,
+        }),
+      );
     },
     fetchNullModel: (call) => call.emit('error', toStatus(notHere())),
     lease: refuse,
@@ -116,21 +138,38 @@ export async function startFarmCoordinator(cfg: FarmCoordinatorConfig): Promise<
     method: cfg.method,
     input: absoluteInputs(cfg.analysis),
     backend: cfg.backendPreference,
-    nats: { url: cfg.nats.url, job: subjectJob, token: cfg.nats.auth.token, user: cfg.nats.auth.user, pass: cfg.nats.auth.pass },
+    nats: {
+      url: cfg.nats.url,
+      job: subjectJob,
+      token: cfg.nats.auth.token,
+      user: cfg.nats.auth.user,
+      pass: cfg.nats.auth.pass,
+    },
   });
   let server: Server;
   let port: number;
   try {
-    ({ server, port } = await serve(() => natsJobService(spec, heartbeatMs, log), cfg.listen, serverCredentials(cfg.tls), cfg.token, log));
+    ({ server, port } = await serve(
+      () => natsJobService(spec, heartbeatMs, log),
+      cfg.listen,
+      serverCredentials(cfg.tls),
+      cfg.token,
+      log,
+    ));
   } catch (e) {
-    throw e instanceof UsageError ? e : new UsageError(`cannot listen on ${cfg.listen}: ${(e as Error).message}`);
+    throw e instanceof UsageError
+      ? e
+      : new UsageError(`cannot listen on ${cfg.listen}: ${(e as Error).message}`);
   }
   const address = `${parseHostPort(cfg.listen).host}:${port}`;
-  log.info(`coordinator (${cfg.method}) listening on ${address} (${isTls(cfg.tls) ? 'TLS' : 'plaintext'}, join token required); rounds over NATS ${cfg.nats.url}, job ${subjectJob}`, {
-    event: 'listening',
-    address,
-    port,
-  });
+  log.info(
+    `coordinator (${cfg.method}) listening on ${address} (${isTls(cfg.tls) ? 'TLS' : 'plaintext'}, join token required); rounds over NATS ${cfg.nats.url}, job ${subjectJob}`,
+    {
+      event: 'listening',
+      address,
+      port,
+    },
+  );
 
   let aborted: GwasError | null = null;
   let rejectAbort: (e: GwasError) => void = () => {};
@@ -142,7 +181,11 @@ export async function startFarmCoordinator(cfg: FarmCoordinatorConfig): Promise<
 
   const factory: BusFactory = async (inputs, shared) => {
     nc = await connectNats(cfg.nats.url, cfg.nats.auth, `gwasgrid-coordinator-${subjectJob}`, log);
-    coord = new RoundCoordinator(nc, subjectJob, log, { leaseTimeoutMs: cfg.leaseTimeoutMs, roundDeadlineMs: cfg.roundDeadlineMs, heartbeatMs });
+    coord = new RoundCoordinator(nc, subjectJob, log, {
+      leaseTimeoutMs: cfg.leaseTimeoutMs,
+      roundDeadlineMs: cfg.roundDeadlineMs,
+      heartbeatMs,
+    });
     const ranges = partitionRanges(inputs.geno.snps.length, cfg.partitions, shared.blockSize ?? 256);
     const setup: FarmSetup = {
       input: absoluteInputs(cfg.analysis),
@@ -157,7 +200,10 @@ export async function startFarmCoordinator(cfg: FarmCoordinatorConfig): Promise<
       partitions: ranges,
     };
     coord.start(encodeFrame(setup));
-    log.info(`NATS job ${subjectJob}: ${ranges.length} partitions of ~${Math.ceil(inputs.geno.snps.length / ranges.length)} SNPs; waiting for workers`, { event: 'ready' });
+    log.info(
+      `NATS job ${subjectJob}: ${ranges.length} partitions of ~${Math.ceil(inputs.geno.snps.length / ranges.length)} SNPs; waiting for workers`,
+      { event: 'ready' },
+    );
     bus = new NatsRoundBus(coord, inputs.geno.snps.length, ranges, log);
     return Object.assign(bus, { partitions: ranges.length });
   };

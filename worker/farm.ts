@@ -22,7 +22,10 @@ export interface NatsWorkerOptions {
   signal?: AbortSignal;
 }
 
-export async function runNatsWorker(spec: pb.JobSpec, opts: NatsWorkerOptions): Promise<{ partitions: number }> {
+export async function runNatsWorker(
+  spec: pb.JobSpec,
+  opts: NatsWorkerOptions,
+): Promise<{ partitions: number }> {
   const nats = spec.nats;
   if (!nats) throw new DistributedError('PROTOCOL', `the ${spec.method} job has no NATS section`);
   const url = opts.url ?? nats.url;
@@ -31,11 +34,20 @@ export async function runNatsWorker(spec: pb.JobSpec, opts: NatsWorkerOptions): 
   const { backend, notes } = await selectBackend((spec.backend || 'auto') as BackendPreference);
   for (const n of notes) opts.log.info(n);
   const worker = `${opts.name ?? hostname()}-${process.pid}`;
-  opts.log.info(`${spec.method} job ${nats.job}: connecting to NATS ${url} as ${worker} (backend ${backend.name})`);
+  opts.log.info(
+    `${spec.method} job ${nats.job}: connecting to NATS ${url} as ${worker} (backend ${backend.name})`,
+  );
   const nc = await connectNats(url, auth, `gwasgrid-worker-${worker}`, opts.log);
   try {
-    const r = await runFarmWorker(nc, nats.job, worker, backend, { heartbeatMs: 1000, log: opts.log, signal: opts.signal });
-    opts.log.info(`the coordinator says the job is done (${r.partitions} partition scans from this worker); exiting`, { event: 'done' });
+    const r = await runFarmWorker(nc, nats.job, worker, backend, {
+      heartbeatMs: 1000,
+      log: opts.log,
+      signal: opts.signal,
+    });
+    opts.log.info(
+      `the coordinator says the job is done (${r.partitions} partition scans from this worker); exiting`,
+      { event: 'done' },
+    );
     return r;
   } finally {
     await nc.drain().catch(() => {});

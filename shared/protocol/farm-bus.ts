@@ -17,7 +17,13 @@ import { openGenotypes } from '../methods/inputs.js';
 import type { Logger } from '../log.js';
 import { DistributedError } from '../errors.js';
 import { decodeFrame, encodeFrame } from './frames.js';
-import { fetchSetup, serveRounds, type RoundCoordinator, type RoundStats, type RoundTask } from './nats-rounds.js';
+import {
+  fetchSetup,
+  serveRounds,
+  type RoundCoordinator,
+  type RoundStats,
+  type RoundTask,
+} from './nats-rounds.js';
 
 /** Everything a worker needs besides the genotype file (the NATS setup blob of a FarmCPU/GLM job). */
 export interface FarmSetup {
@@ -59,12 +65,22 @@ export class NatsRoundBus implements RoundBus {
       `round ${id} (FarmCPU iteration ${req.round}${req.final ? ', final' : ''}): ${stats.partitions} partitions by ${stats.workers} worker(s) in ${stats.seconds.toFixed(2)} s` +
         (stats.reassigned ? `, ${stats.reassigned} reassigned` : '') +
         `, ${(stats.bytesIn / 1e6).toFixed(2)} MB of replies`,
-      { event: 'round', round: id, iteration: req.round, seconds: stats.seconds, reassigned: stats.reassigned, workers: stats.workers },
+      {
+        event: 'round',
+        round: id,
+        iteration: req.round,
+        seconds: stats.seconds,
+        reassigned: stats.reassigned,
+        workers: stats.workers,
+      },
     );
     return replies.map((b, k) => {
       const r = decodeFrame<PartitionReply>(b);
       if (r.start !== this.ranges[k].start || r.end !== this.ranges[k].end) {
-        throw new DistributedError('PROTOCOL', `partition ${k}: reply covers [${r.start}, ${r.end}), expected [${this.ranges[k].start}, ${this.ranges[k].end})`);
+        throw new DistributedError(
+          'PROTOCOL',
+          `partition ${k}: reply covers [${r.start}, ${r.end}), expected [${this.ranges[k].start}, ${this.ranges[k].end})`,
+        );
       }
       return r;
     });
@@ -92,12 +108,21 @@ export class FarmPartitionServer {
   static async open(setup: FarmSetup, backend: LinalgBackend, log: Logger): Promise<FarmPartitionServer> {
     const raw = await openGenotypes(setup.input);
     const bad = (why: string) =>
-      new DistributedError('PROTOCOL', `the genotypes this worker reads differ from the coordinator's: ${why}`, {
-        hint: 'workers must see the same genotype files at the same paths (shared filesystem) and run the same gwasgrid version',
-      });
-    for (const s of setup.sourceIndex) if (s < 0 || s >= raw.snps.length) throw bad(`SNP index ${s} outside the file's ${raw.snps.length} SNPs`);
-    for (const i of setup.analysed) if (i < 0 || i >= raw.nSamples) throw bad(`sample index ${i} outside the file's ${raw.nSamples} samples`);
-    const identity = setup.sourceIndex.length === raw.snps.length && setup.sourceIndex.every((v, i) => v === i);
+      new DistributedError(
+        'PROTOCOL',
+        `the genotypes this worker reads differ from the coordinator's: ${why}`,
+        {
+          hint: 'workers must see the same genotype files at the same paths (shared filesystem) and run the same gwasgrid version',
+        },
+      );
+    for (const s of setup.sourceIndex)
+      if (s < 0 || s >= raw.snps.length)
+        throw bad(`SNP index ${s} outside the file's ${raw.snps.length} SNPs`);
+    for (const i of setup.analysed)
+      if (i < 0 || i >= raw.nSamples)
+        throw bad(`sample index ${i} outside the file's ${raw.nSamples} samples`);
+    const identity =
+      setup.sourceIndex.length === raw.snps.length && setup.sourceIndex.every((v, i) => v === i);
     const geno = identity ? raw : new SnpSubsetSource(raw, setup.sourceIndex);
     return new FarmPartitionServer(setup, geno, raw, backend, log);
   }
@@ -106,13 +131,25 @@ export class FarmPartitionServer {
     const req = decodeFrame<RoundRequest>(payload);
     const part = this.setup.partitions[task.partition];
     if (!part || part.start !== task.start || part.end !== task.end) {
-      throw new DistributedError('PROTOCOL', `partition ${task.partition} [${task.start}, ${task.end}) is not in this job's partition table`);
+      throw new DistributedError(
+        'PROTOCOL',
+        `partition ${task.partition} [${task.start}, ${task.end}) is not in this job's partition table`,
+      );
     }
     let cached = this.parts.get(part.id);
     if (!cached) {
       const s = this.setup;
       const genotypes = await AnalysedGenotypes.load(this.geno, s.analysed, s.impute, part.start, part.end);
-      const inputs: PartitionInputs = { n: s.analysed.length, y: s.y, cv: s.cv, cvCols: s.cvCols, genotypes, keys: s.keys, backend: this.backend, blockSize: s.blockSize };
+      const inputs: PartitionInputs = {
+        n: s.analysed.length,
+        y: s.y,
+        cv: s.cv,
+        cvCols: s.cvCols,
+        genotypes,
+        keys: s.keys,
+        backend: this.backend,
+        blockSize: s.blockSize,
+      };
       cached = { inputs, products: new PartitionProducts(part.start, part.end) };
       this.parts.set(part.id, cached);
       this.log.info(`partition ${part.id}: SNPs [${part.start}, ${part.end}) read and imputed (${s.impute})`);
@@ -136,7 +173,9 @@ export async function runFarmWorker(
 ): Promise<{ partitions: number }> {
   const setup = decodeFrame<FarmSetup>(await fetchSetup(nc, job, opts.log));
   const server = await FarmPartitionServer.open(setup, backend, opts.log);
-  opts.log.info(`FarmCPU job ${job}: ${setup.sourceIndex.length} SNPs × ${setup.analysed.length} samples in ${setup.partitions.length} partitions`);
+  opts.log.info(
+    `FarmCPU job ${job}: ${setup.sourceIndex.length} SNPs × ${setup.analysed.length} samples in ${setup.partitions.length} partitions`,
+  );
   try {
     return await serveRounds(nc, job, worker, (t, p) => server.scan(t, p), opts);
   } finally {

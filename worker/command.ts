@@ -9,7 +9,8 @@ import { defaultThreads } from '../shared/methods/mlm.js';
 import { UsageError } from '../shared/errors.js';
 import { resolveToken, TOKEN_ENV } from '../shared/protocol/auth.js';
 import { parseHostPort } from '../shared/protocol/rpc.js';
-import { runWorker } from './run.js';
+import { NatsJobOffer, runWorker } from './run.js';
+import { runNatsWorker } from './farm.js';
 
 interface WorkerArgs {
   coordinator: string;
@@ -21,6 +22,13 @@ interface WorkerArgs {
   'tls-key'?: string;
   'tls-ca'?: string;
   'log-format'?: 'text' | 'json';
+  nats?: string;
+  'nats-token'?: string;
+  'nats-user'?: string;
+  'nats-pass'?: string;
+  'nats-tls-ca'?: string;
+  'nats-tls-cert'?: string;
+  'nats-tls-key'?: string;
 }
 
 export const workerCommand: CommandModule<object, WorkerArgs> = {
@@ -37,7 +45,14 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       .option('tls-key', { type: 'string', describe: 'client key (PEM) for mTLS', group: 'TLS:' })
       .option('tls-ca', { type: 'string', describe: 'CA (PEM) that signed the coordinator\'s certificate: connect with TLS', group: 'TLS:' })
       .option('log-format', { choices: ['text', 'json'] as const, describe: 'log lines on stderr (default: text on a terminal, json otherwise)', group: 'Run:' })
-      .example('$0 worker --coordinator head:50051 --token "$T"', 'join and work until the job is done')
+      .option('nats', { type: 'string', describe: 'NATS URL for FarmCPU/GLM jobs (default: the one the coordinator announces)', group: 'NATS (FarmCPU, GLM):' })
+      .option('nats-token', { type: 'string', describe: 'NATS token (default: the coordinator\'s)', group: 'NATS (FarmCPU, GLM):' })
+      .option('nats-user', { type: 'string', describe: 'NATS user', group: 'NATS (FarmCPU, GLM):' })
+      .option('nats-pass', { type: 'string', describe: 'NATS password', group: 'NATS (FarmCPU, GLM):' })
+      .option('nats-tls-ca', { type: 'string', describe: 'CA (PEM) of the NATS server: connect with TLS', group: 'NATS (FarmCPU, GLM):' })
+      .option('nats-tls-cert', { type: 'string', describe: 'client certificate (PEM) for NATS mutual TLS', group: 'NATS (FarmCPU, GLM):' })
+      .option('nats-tls-key', { type: 'string', describe: 'client key (PEM) for NATS mutual TLS', group: 'NATS (FarmCPU, GLM):' })
+      .example('$0 worker --coordinator head:50051 --token "$T"', 'join and work until the job is done (MLM shards over gRPC, FarmCPU/GLM rounds over NATS)')
       .example('GWASGRID_TOKEN=$T $0 worker --coordinator head:50051 --threads 8 --name node07', 'token from the environment, 8 threads')
       .example('$0 worker --coordinator head:50051 --tls-ca ca.pem --tls-cert w.pem --tls-key w.key', 'TLS (mTLS with a client certificate)')
       .example('$0 worker --coordinator head:50051 --timeout 600', 'ride out coordinator restarts of up to 10 minutes')
@@ -63,16 +78,34 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
     };
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
-    await runWorker({
-      coordinator: a.coordinator,
-      token,
-      tls: { cert: a['tls-cert'], key: a['tls-key'], ca: a['tls-ca'] },
-      timeoutMs: a.timeout * 1000,
-      threads: a.threads ?? defaultThreads(),
-      name: a.name,
-      log,
-      signal: stop.signal,
-    });
+    try {
+      await runWorker({
+        coordinator: a.coordinator,
+        token,
+        tls: { cert: a['tls-cert'], key: a['tls-key'], ca: a['tls-ca'] },
+        timeoutMs: a.timeout * 1000,
+        threads: a.threads ?? defaultThreads(),
+        name: a.name,
+        log,
+        signal: stop.signal,
+      });
+    } catch (e) {
+      if (!(e instanceof NatsJobOffer)) throw e;
+      await runNatsWorker(e.spec, {
+        url: a.nats,
+        auth: {
+          token: a['nats-token'],
+          user: a['nats-user'],
+          pass: a['nats-pass'],
+          tlsCa: a['nats-tls-ca'],
+          tlsCert: a['nats-tls-cert'],
+          tlsKey: a['nats-tls-key'],
+        },
+        name: a.name,
+        log,
+        signal: stop.signal,
+      });
+    }
     if (stop.signal.aborted) process.exitCode = 143;
   },
 };

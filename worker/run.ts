@@ -38,6 +38,13 @@ export interface WorkerConfig {
   signal?: AbortSignal;
 }
 
+/** The coordinator runs a job whose rounds go over NATS (FarmCPU, GLM): the caller switches to worker/farm.ts. */
+export class NatsJobOffer extends Error {
+  constructor(readonly spec: pb.JobSpec) {
+    super(`the coordinator runs a ${spec.method} job over NATS`);
+  }
+}
+
 interface Session {
   workerId: string;
   heartbeatMs: number;
@@ -82,6 +89,7 @@ export async function runWorker(cfg: WorkerConfig): Promise<{ shards: number }> 
       if (!told) log.info(`${conn.peer} is preparing the job; waiting`, { event: 'waiting' });
       await sleep(reply.retryAfterMs || 1000);
     }
+    if (reply.job.method !== 'mlm' && reply.job.nats) throw new NatsJobOffer(reply.job);
     const { id, job: spec } = fromJobSpec(reply.job);
     if (st.job?.id !== id) {
       await st.job?.close();

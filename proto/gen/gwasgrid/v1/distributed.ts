@@ -104,6 +104,23 @@ export interface JobSpec {
   shardSize: number;
   /** Genotype samples removed by sample QC (--mind) on the coordinator, ascending; the worker removes them too. */
   excludedSamples: number[];
+  /**
+   * FarmCPU/GLM jobs ("farmcpu", "glm"): rounds go over NATS; everything else a worker needs is in the NATS
+   * setup blob (docs/nats-protocol.md). Field 20 leaves room for MLM additions.
+   */
+  nats?: NatsJob | undefined;
+}
+
+/** Where and how a worker reaches the job's NATS subjects. */
+export interface NatsJob {
+  /** Server URL(s), comma-separated (nats://, tls://). A worker's own --nats overrides it. */
+  url: string;
+  /** Subject token of the job: subjects are gwasgrid.<job>.<verb>. */
+  job: string;
+  /** Credentials for the NATS server, if it requires them (a worker's own NATS flags override them). */
+  token?: string | undefined;
+  user?: string | undefined;
+  pass?: string | undefined;
 }
 
 /** Input paths and selections, as on the coordinator's command line. */
@@ -556,6 +573,7 @@ function createBaseJobSpec(): JobSpec {
     blockSize: 0,
     shardSize: 0,
     excludedSamples: [],
+    nats: undefined,
   };
 }
 
@@ -603,6 +621,9 @@ export const JobSpec: MessageFns<JobSpec> = {
         writer.uint32(v);
       }
       writer.join();
+    }
+    if (message.nats !== undefined) {
+      NatsJob.encode(message.nats, writer.uint32(162).fork()).join();
     }
     return writer;
   },
@@ -734,6 +755,14 @@ export const JobSpec: MessageFns<JobSpec> = {
 
             break;
           }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.nats = NatsJob.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -768,6 +797,110 @@ export const JobSpec: MessageFns<JobSpec> = {
     message.blockSize = object.blockSize ?? 0;
     message.shardSize = object.shardSize ?? 0;
     message.excludedSamples = object.excludedSamples?.map((e) => e) || [];
+    message.nats = (object.nats !== undefined && object.nats !== null) ? NatsJob.fromPartial(object.nats) : undefined;
+    return message;
+  },
+};
+
+function createBaseNatsJob(): NatsJob {
+  return { url: "", job: "", token: undefined, user: undefined, pass: undefined };
+}
+
+export const NatsJob: MessageFns<NatsJob> = {
+  encode(message: NatsJob, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.url !== "") {
+      writer.uint32(10).string(message.url);
+    }
+    if (message.job !== "") {
+      writer.uint32(18).string(message.job);
+    }
+    if (message.token !== undefined) {
+      writer.uint32(26).string(message.token);
+    }
+    if (message.user !== undefined) {
+      writer.uint32(34).string(message.user);
+    }
+    if (message.pass !== undefined) {
+      writer.uint32(42).string(message.pass);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NatsJob {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNatsJob();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.url = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.job = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.user = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.pass = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<NatsJob>, I>>(base?: I): NatsJob {
+    return NatsJob.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<NatsJob>, I>>(object: I): NatsJob {
+    const message = createBaseNatsJob();
+    message.url = object.url ?? "";
+    message.job = object.job ?? "";
+    message.token = object.token ?? undefined;
+    message.user = object.user ?? undefined;
+    message.pass = object.pass ?? undefined;
     return message;
   },
 };

@@ -8,6 +8,7 @@ import { hideBin } from 'yargs/helpers';
 import { createRequire } from 'node:module';
 import { mlmCommand, kinshipCommand } from '../coordinator/commands.js';
 import { coordinatorCommand } from '../coordinator/distributed-command.js';
+import { glmCommand, farmcpuCommand } from '../coordinator/fem-commands.js';
 import { workerCommand } from '../worker/command.js';
 import { GwasError, exitCodeFor, EXIT } from '../shared/errors.js';
 
@@ -29,6 +30,8 @@ async function main(): Promise<void> {
     .usage('$0 <command> [options]\n\nGEMMA-exact mixed-model GWAS that scales from a laptop to a cluster.')
     .command(mlmCommand)
     .command(kinshipCommand)
+    .command(glmCommand)
+    .command(farmcpuCommand)
     .command(coordinatorCommand)
     .command(workerCommand)
     .demandCommand(1, 'name a command (see --help)')

@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { mlmCommand, kinshipCommand } from '../coordinator/commands.js';
 import { coordinatorCommand } from '../coordinator/distributed-command.js';
 import { convertCommand } from '../coordinator/convert-command.js';
+import { glmCommand, farmcpuCommand } from '../coordinator/fem-commands.js';
 import { workerCommand } from '../worker/command.js';
 import { plotCommand } from '../coordinator/plot-command.js';
 import { GwasError, exitCodeFor, EXIT } from '../shared/errors.js';
@@ -32,6 +33,8 @@ async function main(): Promise<void> {
     .command(mlmCommand)
     .command(kinshipCommand)
     .command(convertCommand)
+    .command(glmCommand)
+    .command(farmcpuCommand)
     .command(coordinatorCommand)
     .command(workerCommand)
     .command(plotCommand)

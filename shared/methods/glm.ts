@@ -21,7 +21,7 @@ import type { FinalRows, RoundRequest } from './farmcpu/protocol.js';
 import { mergeReplies } from './farmcpu/rounds.js';
 import { positionKeys } from './farmcpu/bins.js';
 
-export interface GlmConfig extends FemInputSpec {
+export interface GlmConfig extends Omit<FemInputSpec, 'requirePositions'> {
   out: string;
   backend: LinalgBackend;
   log: Logger;
@@ -85,7 +85,7 @@ export async function runGlm(cfg: GlmConfig): Promise<GlmResult> {
   const t0 = performance.now();
   const { log, backend } = cfg;
   await fsp.mkdir(dirname(cfg.out) || '.', { recursive: true });
-  const inputs = await prepareFemInputs(cfg, backend, log);
+  const inputs = await prepareFemInputs({ ...cfg, requirePositions: false }, backend, log);
   try {
     const snps = inputs.geno.snps;
     const keys = snps.every((s) => s.pos >= 0) ? positionKeys(snps) : new Float64Array(snps.length);

@@ -352,7 +352,7 @@ export function selectQtns(
     const pOf = new Map<number, number>();
     for (const list of prev.ranked.values()) for (const l of list) pOf.set(l.snp, l.p);
     prev.qtns.forEach((q, k) => pOf.set(q.snp, prev.qtnP[k]));
-    let c = candidates.slice();
+    const c = candidates.slice();
     const save = history.save;
     const saveSet = new Set(Array.isArray(save) ? save : []);
     if (Array.isArray(save)) {

@@ -156,7 +156,8 @@ export async function runFarmCpu(inputs: FarmCpuModelInputs, settings: FarmCpuSe
       `iteration ${t}: ${s.qtns.length} pseudo-QTN(s)` +
         (t >= 2 ? ` (bin size ${binSize}, ${binCount} bins)` : '') +
         `, ${replies.length} partition(s), ${rec.seconds.toFixed(2)} s` +
-        (s.done ? ' — final' : ''),
+        (s.done ? ' — final' : '') +
+        (s.qtns.length ? `: ${s.qtns.map((i) => snps[i].rs).join(',')}` : ''),
       { iteration: t, qtns: s.qtns.map((i) => snps[i].rs), binSize, seconds: rec.seconds },
     );
     if (s.done) return { rows: prev.rows!, iterations, earlyExit: false, bound };

@@ -3,16 +3,52 @@
  * prepares the job (QC, kinship, null model), serves it to workers until every shard is done, merges
  * `PREFIX.assoc.txt` (the bytes of `gwasgrid mlm`) and `PREFIX.log.txt`, and exits 0. Run again with the same
  * `--out` after a crash: finished shards in `PREFIX.shards/` are verified and skipped.
+ *
+ * `gwasgrid coordinator --method farmcpu|glm <the flags of gwasgrid farmcpu|glm> --nats URL --listen … --token T
+ * --out PREFIX`: workers join over gRPC as for MLM and learn the NATS server; the rounds go over NATS
+ * (coordinator/farm-run.ts). The analysis flags (and their defaults) follow `--method`, so
+ * `gwasgrid coordinator --method farmcpu --help` lists FarmCPU's.
  */
 import type { Argv, CommandModule } from 'yargs';
 import { UsageError } from '../shared/errors.js';
 import { resolveToken, TOKEN_ENV } from '../shared/protocol/auth.js';
 import { parseHostPort } from '../shared/protocol/rpc.js';
+import { hideBin } from 'yargs/helpers';
 import { mlmOptions, mlmConfig, setup, distributedSupported, type MlmArgs } from './commands.js';
 import { DEFAULT_LEASE_TIMEOUT_MS, startCoordinator } from './run.js';
+import { femOptions, femSpec, farmcpuOptions, farmCpuSettings, type FarmCpuArgs } from './fem-commands.js';
+import {
+  DEFAULT_NATS_LEASE_TIMEOUT_MS,
+  DEFAULT_ROUND_DEADLINE_MS,
+  startFarmCoordinator,
+} from './farm-run.js';
 
-interface CoordinatorArgs extends MlmArgs {
-  method: 'mlm';
+const METHODS = ['mlm', 'farmcpu', 'glm'] as const;
+type Method = (typeof METHODS)[number];
+
+/** The --method of this command line (the analysis flags depend on it). */
+function methodOf(argv: string[]): Method {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const v = a === '--method' ? argv[i + 1] : a.startsWith('--method=') ? a.slice(9) : undefined;
+    if (v && (METHODS as readonly string[]).includes(v)) return v as Method;
+  }
+  return 'mlm';
+}
+
+interface NatsArgs {
+  nats?: string;
+  'nats-token'?: string;
+  'nats-user'?: string;
+  'nats-pass'?: string;
+  'nats-tls-ca'?: string;
+  'nats-tls-cert'?: string;
+  'nats-tls-key'?: string;
+  'round-deadline': number;
+}
+
+interface CoordinatorArgs extends MlmArgs, NatsArgs, Omit<FarmCpuArgs, keyof MlmArgs> {
+  method: Method;
   listen: string;
   token?: string;
   'shard-size'?: number;
@@ -25,23 +61,98 @@ interface CoordinatorArgs extends MlmArgs {
 
 export const coordinatorCommand: CommandModule<object, CoordinatorArgs> = {
   command: 'coordinator',
-  describe: 'Serve a distributed MLM to `gwasgrid worker` processes over gRPC; merge their results',
-  builder: (y) =>
-    mlmOptions(y)
-      .option('method', { choices: ['mlm'] as const, default: 'mlm' as const, describe: 'the analysis', group: 'Coordinator:' })
-      .option('listen', { type: 'string', demandOption: true, describe: 'HOST:PORT to serve on (port 0: any free port, logged)', group: 'Coordinator:' })
-      .option('token', { type: 'string', describe: `join token every worker must present (default: $${TOKEN_ENV})`, group: 'Coordinator:' })
-      .option('shard-size', { type: 'number', describe: 'SNPs per shard (default: 2000, or fewer so that there are ≥ 16 shards)', group: 'Coordinator:' })
-      .option('lease-timeout', {
-        type: 'number',
-        default: DEFAULT_LEASE_TIMEOUT_MS / 1000,
-        describe: 'seconds without a heartbeat after which a lease expires and its shard goes to another worker',
+  describe:
+    'Serve a distributed MLM (shards over gRPC), FarmCPU or GLM (rounds over NATS) to `gwasgrid worker` processes',
+  builder: (y) => {
+    const method = methodOf(hideBin(process.argv));
+    const analysis =
+      method === 'mlm' ? mlmOptions(y) : method === 'farmcpu' ? farmcpuOptions(femOptions(y)) : femOptions(y);
+    return (analysis as unknown as Argv<object>)
+      .option('method', {
+        choices: METHODS,
+        default: 'mlm' as const,
+        describe:
+          'the analysis: mlm (shards over gRPC), farmcpu or glm (rounds over NATS, needs --nats); the analysis flags are those of that command',
         group: 'Coordinator:',
       })
-      .option('keep-shards', { type: 'boolean', default: true, describe: 'keep PREFIX.shards/ after the merge (--no-keep-shards deletes it)', group: 'Coordinator:' })
+      .option('nats', {
+        type: 'string',
+        describe:
+          'NATS server URL(s) for --method farmcpu|glm (nats://HOST:4222); workers learn it from the coordinator',
+        group: 'NATS (FarmCPU, GLM):',
+      })
+      .option('nats-token', {
+        type: 'string',
+        describe: 'NATS token (passed on to workers)',
+        group: 'NATS (FarmCPU, GLM):',
+      })
+      .option('nats-user', {
+        type: 'string',
+        describe: 'NATS user (passed on to workers)',
+        group: 'NATS (FarmCPU, GLM):',
+      })
+      .option('nats-pass', {
+        type: 'string',
+        describe: 'NATS password (passed on to workers)',
+        group: 'NATS (FarmCPU, GLM):',
+      })
+      .option('nats-tls-ca', {
+        type: 'string',
+        describe: 'CA (PEM) of the NATS server: connect with TLS',
+        group: 'NATS (FarmCPU, GLM):',
+      })
+      .option('nats-tls-cert', {
+        type: 'string',
+        describe: 'client certificate (PEM) for NATS mutual TLS',
+        group: 'NATS (FarmCPU, GLM):',
+      })
+      .option('nats-tls-key', {
+        type: 'string',
+        describe: 'client key (PEM) for NATS mutual TLS',
+        group: 'NATS (FarmCPU, GLM):',
+      })
+      .option('round-deadline', {
+        type: 'number',
+        default: DEFAULT_ROUND_DEADLINE_MS / 1000,
+        describe: 'seconds a FarmCPU/GLM round may take before the run fails (e.g. no workers left)',
+        group: 'NATS (FarmCPU, GLM):',
+      })
+      .option('listen', {
+        type: 'string',
+        demandOption: true,
+        describe: 'HOST:PORT to serve on (port 0: any free port, logged)',
+        group: 'Coordinator:',
+      })
+      .option('token', {
+        type: 'string',
+        describe: `join token every worker must present (default: $${TOKEN_ENV})`,
+        group: 'Coordinator:',
+      })
+      .option('shard-size', {
+        type: 'number',
+        describe: 'SNPs per shard (default: 2000, or fewer so that there are ≥ 16 shards)',
+        group: 'Coordinator:',
+      })
+      .option('lease-timeout', {
+        type: 'number',
+        default: (method === 'mlm' ? DEFAULT_LEASE_TIMEOUT_MS : DEFAULT_NATS_LEASE_TIMEOUT_MS) / 1000,
+        describe:
+          'seconds without a heartbeat after which a lease expires and its shard goes to another worker',
+        group: 'Coordinator:',
+      })
+      .option('keep-shards', {
+        type: 'boolean',
+        default: true,
+        describe: 'keep PREFIX.shards/ after the merge (--no-keep-shards deletes it)',
+        group: 'Coordinator:',
+      })
       .option('tls-cert', { type: 'string', describe: 'server certificate (PEM): serve TLS', group: 'TLS:' })
       .option('tls-key', { type: 'string', describe: 'server key (PEM)', group: 'TLS:' })
-      .option('tls-ca', { type: 'string', describe: 'CA (PEM) for client certificates: require mTLS', group: 'TLS:' })
+      .option('tls-ca', {
+        type: 'string',
+        describe: 'CA (PEM) for client certificates: require mTLS',
+        group: 'TLS:',
+      })
       .check((a) => {
         const args = a as unknown as CoordinatorArgs;
         try {
@@ -50,19 +161,74 @@ export const coordinatorCommand: CommandModule<object, CoordinatorArgs> = {
           throw new UsageError(`--listen: ${(e as Error).message}`);
         }
         const size = args['shard-size'];
-        if (size !== undefined && !(Number.isInteger(size) && size >= 1)) throw new UsageError('--shard-size must be a whole number ≥ 1');
+        if (size !== undefined && !(Number.isInteger(size) && size >= 1))
+          throw new UsageError('--shard-size must be a whole number ≥ 1');
         if (!(args['lease-timeout'] > 0)) throw new UsageError('--lease-timeout must be > 0 seconds');
-        distributedSupported(args, 'gwasgrid coordinator');
+        if (args.method === 'mlm') distributedSupported(args, 'gwasgrid coordinator');
+        else if (!args.nats)
+          throw new UsageError(
+            `--method ${args.method} needs --nats URL (its rounds go over NATS)`,
+            'start nats-server and pass its URL, e.g. --nats nats://head:4222',
+          );
+        if (!(args['round-deadline'] > 0)) throw new UsageError('--round-deadline must be > 0 seconds');
         return true;
       })
-      .example('$0 coordinator --bfile data/mouse --pheno-col 1 --listen 0.0.0.0:50051 --token "$T" --out out/cd8', 'then start workers (gwasgrid worker --coordinator HOST:50051)')
-      .example('$0 coordinator --bfile /shared/mouse --kinship /shared/mouse.cXX.txt --listen 0.0.0.0:50051 --shard-size 500 --out /shared/out/cd8', 'precomputed kinship, smaller shards (token from $GWASGRID_TOKEN)')
-      .example('$0 coordinator --bfile d/mouse --listen 0.0.0.0:50051 --tls-cert srv.pem --tls-key srv.key --tls-ca ca.pem --out o/cd8', 'TLS with client certificates (mTLS)')
-      .example('$0 coordinator <same flags> --out out/cd8', 'after a crash: resumes, skipping the verified shards in out/cd8.shards/')
-      .epilog('Writes PREFIX.assoc.txt (same bytes as gwasgrid mlm) and PREFIX.log.txt when every shard is done, then exits 0. Exit codes: 2 usage, 3 input, 4 numeric, 5 memory limit, 6 distributed failure.') as unknown as Argv<CoordinatorArgs>,
+      .example(
+        '$0 coordinator --bfile data/mouse --pheno-col 1 --listen 0.0.0.0:50051 --token "$T" --out out/cd8',
+        'then start workers (gwasgrid worker --coordinator HOST:50051)',
+      )
+      .example(
+        '$0 coordinator --bfile /shared/mouse --kinship /shared/mouse.cXX.txt --listen 0.0.0.0:50051 --shard-size 500 --out /shared/out/cd8',
+        'precomputed kinship, smaller shards (token from $GWASGRID_TOKEN)',
+      )
+      .example(
+        '$0 coordinator --bfile d/mouse --listen 0.0.0.0:50051 --tls-cert srv.pem --tls-key srv.key --tls-ca ca.pem --out o/cd8',
+        'TLS with client certificates (mTLS)',
+      )
+      .example(
+        '$0 coordinator <same flags> --out out/cd8',
+        'after a crash: resumes, skipping the verified shards in out/cd8.shards/',
+      )
+      .example(
+        '$0 coordinator --method farmcpu --bfile /shared/sim --pheno-col 1 --nats nats://head:4222 --listen 0.0.0.0:50051 --out /shared/out/sim',
+        'FarmCPU: rounds over NATS',
+      )
+      .epilog(
+        'Writes PREFIX.assoc.txt (same bytes as gwasgrid mlm) and PREFIX.log.txt when every shard is done, then exits 0. Exit codes: 2 usage, 3 input, 4 numeric, 5 memory limit, 6 distributed failure.',
+      ) as unknown as Argv<CoordinatorArgs>;
+  },
   handler: async (a) => {
     const token = resolveToken(a.token);
     const { log, backend } = await setup(a);
+    if (a.method !== 'mlm') {
+      const tls = { cert: a['tls-cert'], key: a['tls-key'], ca: a['tls-ca'] };
+      const fem = { ...femSpec(a), out: a.out, backend, log };
+      const partitions = a.partitions > 1 ? a.partitions : 16;
+      const coord = await startFarmCoordinator({
+        method: a.method,
+        analysis: a.method === 'farmcpu' ? { ...fem, settings: farmCpuSettings(a) } : fem,
+        backendPreference: a.backend,
+        listen: a.listen,
+        token,
+        tls,
+        nats: {
+          url: a.nats!,
+          auth: {
+            token: a['nats-token'],
+            user: a['nats-user'],
+            pass: a['nats-pass'],
+            tlsCa: a['nats-tls-ca'],
+            tlsCert: a['nats-tls-cert'],
+            tlsKey: a['nats-tls-key'],
+          },
+        },
+        partitions,
+        leaseTimeoutMs: Math.round(a['lease-timeout'] * 1000),
+        roundDeadlineMs: Math.round(a['round-deadline'] * 1000),
+      });
+      await coord.done;
+      process.exit(0);
+    }
     const coord = await startCoordinator({
       mlm: mlmConfig(a, log, backend),
       backendPreference: a.backend,

@@ -8,6 +8,7 @@ import { hideBin } from 'yargs/helpers';
 import { createRequire } from 'node:module';
 import { mlmCommand, kinshipCommand } from '../coordinator/commands.js';
 import { coordinatorCommand } from '../coordinator/distributed-command.js';
+import { cmlmCommand } from '../coordinator/cmlm-command.js';
 import { workerCommand } from '../worker/command.js';
 import { GwasError, exitCodeFor, EXIT } from '../shared/errors.js';
 
@@ -28,6 +29,7 @@ async function main(): Promise<void> {
     .scriptName('gwasgrid')
     .usage('$0 <command> [options]\n\nGEMMA-exact mixed-model GWAS that scales from a laptop to a cluster.')
     .command(mlmCommand)
+    .command(cmlmCommand)
     .command(kinshipCommand)
     .command(coordinatorCommand)
     .command(workerCommand)

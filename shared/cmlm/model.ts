@@ -220,12 +220,10 @@ export async function remlSpectrum(c: Compression, d: Design, backend: LinalgBac
   // C = R KW Rᵀ (r × r).
   const KR = new Float64Array(t * r);
   await backend.gemm(t, r, t, c.KW, Rt, KR, 0);
+  const R = new Float64Array(r * t);
+  for (let k = 0; k < t; k++) for (let a = 0; a < r; a++) R[a * t + k] = Rt[k * r + a];
   const C = new Float64Array(r * r);
-  for (let a = 0; a < r; a++) for (let b = 0; b < r; b++) {
-    let s = 0;
-    for (let k = 0; k < t; k++) s += Rt[k * r + a] * KR[k * r + b];
-    C[a * r + b] = s;
-  }
+  await backend.gemm(r, r, t, R, KR, C, 0);
   symmetrise(C, r);
   const ec = await backend.syev(r, C);
   // ZᵀSy = Zᵀy − ZᵀX β_ols; v = Fᵀ ZᵀSy.

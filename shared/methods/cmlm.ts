@@ -117,9 +117,7 @@ export async function filterAndKinship(
   const m = geno.snps.length;
   const nG = geno.nSamples;
   const extract = cfg.extract ? await readExtract(cfg.extract) : null;
-  const mask = new Uint8Array(m);
-  const nMiss = new Int32Array(m);
-  const af = new Float64Array(m).fill(NaN);
+  const f: SnpFilter = { mask: new Uint8Array(m), nMiss: new Int32Array(m), af: new Float64Array(m).fill(NaN), kept: 0 };
   const gapitKin = cfg.kinshipMethod === 'gemma' ? null : new GapitKinshipAccumulator(nG, cfg.kinshipMethod, cfg.backend);
   const gemmaKin = cfg.kinshipMethod === 'gemma' ? new KinshipAccumulator(nG, 1, cfg.backend) : null;
   const an = samples.analysed;
@@ -130,26 +128,8 @@ export async function filterAndKinship(
       const snp = block.indices[r];
       if (extract && !extract.has(geno.snps[snp].rs)) continue;
       const off = r * block.n;
-      let miss = 0;
-      let sum = 0;
-      let first = NaN;
-      let poly = false;
-      for (let j = 0; j < an.length; j++) {
-        const v = block.data[off + an[j]];
-        if (v !== v) {
-          miss++;
-          continue;
-        }
-        sum += v;
-        if (first !== first) first = v;
-        else if (v !== first) poly = true;
-      }
-      const f = sum / (2 * (an.length - miss));
-      nMiss[snp] = miss;
-      af[snp] = f;
-      if (miss / an.length > cfg.miss) continue;
-      if (cfg.maf > 0 && !(f >= cfg.maf && f <= 1 - cfg.maf)) continue;
-      mask[snp] = 1;
+      const { keep, poly } = evaluateSnp(block.data, off, an, cfg, f, snp);
+      if (!keep) continue;
       kept++;
       if (gapitKin) await gapitKin.add(block.data, off);
       else if (poly) await gemmaKin!.add(block.data, off);
@@ -163,7 +143,63 @@ export async function filterAndKinship(
   if (kept === 0) throw new InputError('NO_DATA', 'no SNP passed the filters', { file: geno.label }, 'check --maf/--miss');
   const K = gapitKin ? await gapitKin.finish() : await gemmaKin!.finish();
   const kinshipSnps = gapitKin ? gapitKin.snps : gemmaKin!.snps;
-  return { snps: { mask, nMiss, af, kept }, K, kinshipSnps };
+  f.kept = kept;
+  return { snps: f, K, kinshipSnps };
+}
+
+/**
+ * The SNP filter of {@link filterAndKinship} for SNPs [start, end) only, without the kinship: what a worker computes
+ * for its shard (the filter is per SNP and deterministic, so mask, n_miss and af equal the coordinator's).
+ */
+export async function snpFilterRange(
+  geno: GenotypeSource,
+  samples: AlignedSamples,
+  cfg: Pick<CmlmConfig, 'maf' | 'miss' | 'extract'>,
+  start: number,
+  end: number,
+): Promise<SnpFilter> {
+  const m = geno.snps.length;
+  const extract = cfg.extract ? await readExtract(cfg.extract) : null;
+  const f: SnpFilter = { mask: new Uint8Array(m), nMiss: new Int32Array(m), af: new Float64Array(m).fill(NaN), kept: 0 };
+  for await (const block of geno.blocks({ start, end, blockSize: 256 })) {
+    for (let r = 0; r < block.count; r++) {
+      const snp = block.indices[r];
+      if (extract && !extract.has(geno.snps[snp].rs)) continue;
+      if (evaluateSnp(block.data, r * block.n, samples.analysed, cfg, f, snp).keep) f.kept++;
+    }
+  }
+  return f;
+}
+
+/** One SNP of the filter: n_miss and af over the analysed samples, then the missingness and MAF rules. */
+function evaluateSnp(
+  data: Float64Array,
+  off: number,
+  an: Int32Array,
+  cfg: Pick<CmlmConfig, 'maf' | 'miss'>,
+  f: SnpFilter,
+  snp: number,
+): { keep: boolean; poly: boolean } {
+  let miss = 0;
+  let sum = 0;
+  let first = NaN;
+  let poly = false;
+  for (let j = 0; j < an.length; j++) {
+    const v = data[off + an[j]];
+    if (v !== v) {
+      miss++;
+      continue;
+    }
+    sum += v;
+    if (first !== first) first = v;
+    else if (v !== first) poly = true;
+  }
+  const af = sum / (2 * (an.length - miss));
+  f.nMiss[snp] = miss;
+  f.af[snp] = af;
+  const keep = miss / an.length <= cfg.miss && !(cfg.maf > 0 && !(af >= cfg.maf && af <= 1 - cfg.maf));
+  if (keep) f.mask[snp] = 1;
+  return { keep, poly };
 }
 
 /** GAPIT's individual order for clustering: by taxon name (byte order) when the genotypes name individuals. */
@@ -276,7 +312,7 @@ export async function scanCmlm(
   geno: GenotypeSource,
   samples: AlignedSamples,
   snps: SnpFilter,
-  model: CmlmModel,
+  model: Pick<CmlmModel, 'design' | 'basis' | 'delta' | 'scale'>,
   backend: LinalgBackend,
   opts: { start?: number; end?: number; blockSize?: number; onProgress?: (done: number) => void },
   emit: (snp: number, r: P3dResult, maf: number) => void | Promise<void>,

@@ -10,6 +10,7 @@ import { mlmCommand, kinshipCommand } from '../coordinator/commands.js';
 import { coordinatorCommand } from '../coordinator/distributed-command.js';
 import { convertCommand } from '../coordinator/convert-command.js';
 import { glmCommand, farmcpuCommand } from '../coordinator/fem-commands.js';
+import { cmlmCommand } from '../coordinator/cmlm-command.js';
 import { workerCommand } from '../worker/command.js';
 import { plotCommand } from '../coordinator/plot-command.js';
 import { GwasError, exitCodeFor, EXIT } from '../shared/errors.js';
@@ -31,6 +32,7 @@ async function main(): Promise<void> {
     .scriptName('gwasgrid')
     .usage('$0 <command> [options]\n\nGEMMA-exact mixed-model GWAS that scales from a laptop to a cluster.')
     .command(mlmCommand)
+    .command(cmlmCommand)
     .command(kinshipCommand)
     .command(convertCommand)
     .command(glmCommand)

@@ -4,7 +4,7 @@
  * { msg }); {@link Proc.waitFor} waits for a record. Every process started here is SIGKILLed by
  * {@link killAll} (call it in afterEach/afterAll).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { REPO } from './data.js';
@@ -99,4 +99,24 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   const port = (srv.address() as { port: number }).port;
   await new Promise<void>((r) => srv.close(() => r()));
   return port;
+}
+
+/** The subcommands the built CLI lists in `gwasgrid --help`. */
+export function cliCommands(): string[] {
+  const help = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
+  if (help.status !== 0) throw new Error(`gwasgrid --help failed: ${help.stderr}`);
+  return [...help.stdout.matchAll(/^ {2}gwasgrid ([a-z][\w-]*)/gm)].map((m) => m[1]);
+}
+
+/** `gwasgrid SUB --help` (the built CLI). */
+export function cliHelp(sub: string): string {
+  const help = spawnSync(process.execPath, [CLI, sub, '--help'], { encoding: 'utf8' });
+  if (help.status !== 0) throw new Error(`gwasgrid ${sub} --help failed: ${help.stderr}`);
+  return help.stdout;
+}
+
+/** Skips the running test and prints why (vitest's own note is not shown by every reporter). */
+export function skipBecause(ctx: { skip: (note?: string) => never; task: { name: string } }, reason: string): never {
+  console.warn(`skipped "${ctx.task.name}": ${reason}`);
+  return ctx.skip(reason);
 }

@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, dataPath, tempDir } from '../helpers/data.js';
-import { CLI, Proc, freePort, killAll } from '../helpers/proc.js';
+import { CLI, Proc, freePort, killAll, skipBecause } from '../helpers/proc.js';
 import { runbookBlock } from '../helpers/runbook.js';
 import { SlurmCluster } from '../helpers/slurm.js';
 
@@ -100,7 +100,7 @@ function records(path: string): Array<Record<string, unknown>> {
 
 describe('SLURM (single node, real daemons)', () => {
   it('gwasgrid-allocation.sbatch: coordinator + 2 srun workers write the bytes of gwasgrid mlm', async (ctx) => {
-    if (!cluster) return ctx.skip(skipReason);
+    if (!cluster) return skipBecause(ctx, skipReason);
     const run = tempDir('slurm-alloc');
     const env = await vars(run);
     const jobid = jobIdOf(await runBlock('slurm-allocation', env));
@@ -125,7 +125,7 @@ describe('SLURM (single node, real daemons)', () => {
   }, 300_000);
 
   it('requeued mid-run (as on preemption): the restarted script resumes from the finished shards, same bytes', async (ctx) => {
-    if (!cluster) return ctx.skip(skipReason);
+    if (!cluster) return skipBecause(ctx, skipReason);
     const run = tempDir('slurm-requeue');
     const env = await vars(run);
     const jobid = jobIdOf(await runBlock('slurm-allocation', env));
@@ -152,7 +152,7 @@ describe('SLURM (single node, real daemons)', () => {
   }, 300_000);
 
   it('gwasgrid-workers-array.sbatch: a 2-task array joins a coordinator running outside SLURM, same bytes', async (ctx) => {
-    if (!cluster) return ctx.skip(skipReason);
+    if (!cluster) return skipBecause(ctx, skipReason);
     const run = tempDir('slurm-array');
     mkdirSync(run, { recursive: true });
     const env = await vars(run);

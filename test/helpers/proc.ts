@@ -101,18 +101,23 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   return port;
 }
 
-/** The subcommands the built CLI lists in `gwasgrid --help`. */
-export function cliCommands(): string[] {
-  const help = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
-  if (help.status !== 0) throw new Error(`gwasgrid --help failed: ${help.stderr}`);
-  return [...help.stdout.matchAll(/^ {2}gwasgrid ([a-z][\w-]*)/gm)].map((m) => m[1]);
+const helps = new Map<string, string>();
+
+/** `gwasgrid [SUB] --help` of the built CLI (cached). */
+export function cliHelp(sub = ''): string {
+  let text = helps.get(sub);
+  if (text === undefined) {
+    const help = spawnSync(process.execPath, [CLI, ...(sub ? [sub] : []), '--help'], { encoding: 'utf8' });
+    if (help.status !== 0) throw new Error(`gwasgrid ${sub} --help failed: ${help.stderr}`);
+    text = help.stdout;
+    helps.set(sub, text);
+  }
+  return text;
 }
 
-/** `gwasgrid SUB --help` (the built CLI). */
-export function cliHelp(sub: string): string {
-  const help = spawnSync(process.execPath, [CLI, sub, '--help'], { encoding: 'utf8' });
-  if (help.status !== 0) throw new Error(`gwasgrid ${sub} --help failed: ${help.stderr}`);
-  return help.stdout;
+/** The subcommands the built CLI lists in `gwasgrid --help`. */
+export function cliCommands(): string[] {
+  return [...cliHelp().matchAll(/^ {2}gwasgrid ([a-z][\w-]*)/gm)].map((m) => m[1]);
 }
 
 /** Skips the running test and prints why (vitest's own note is not shown by every reporter). */

@@ -8,16 +8,18 @@
  * `gwasgrid <command> --help` (nats-server's flags to `nats-server --help` where it is installed).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { REPO, tempDir } from '../helpers/data.js';
 import { cliCommands, cliHelp } from '../helpers/proc.js';
+import { runbookBlock } from '../helpers/runbook.js';
 import { coordinatorBytes, quantity, workerBytes } from '../../deploy/sizing.mjs';
 import { kustomize, parseYamlFile, type K8sObject } from './kustomize.js';
 import { schemaErrors } from './validate.js';
 
 const K8S = join(REPO, 'deploy', 'k8s');
+const RUNBOOK = 'runbook-kubernetes.md';
 const OVERLAYS = readdirSync(join(K8S, 'overlays')).sort();
 const KUBECTL = ['/usr/bin/kubectl', '/usr/local/bin/kubectl'].find((p) => existsSync(p));
 const NATS_SERVER = ['/usr/sbin/nats-server', '/usr/bin/nats-server'].find((p) => existsSync(p));
@@ -85,10 +87,12 @@ let tree: string;
 const rendered = new Map<string, K8sObject[]>();
 
 beforeAll(() => {
-  // A copy of deploy/k8s with the join token created as the runbook says.
-  tree = join(tempDir('k8s'), 'k8s');
+  // A copy of deploy/k8s with the join token created by the runbook's own command (run in the copy's root).
+  const root = tempDir('k8s');
+  tree = join(root, 'deploy', 'k8s');
   cpSync(K8S, tree, { recursive: true });
-  writeFileSync(join(tree, 'base', 'join-token.env'), `token=${'ab'.repeat(24)}\n`);
+  execFileSync('bash', ['-euo', 'pipefail', '-c', runbookBlock(RUNBOOK, 'k8s-token')], { cwd: root });
+  expect(readFileSync(join(tree, 'base', 'join-token.env'), 'utf8')).toMatch(/^token=[0-9a-f]{48}\n$/);
   for (const o of OVERLAYS) rendered.set(o, kustomize(join(tree, 'overlays', o)));
 });
 
@@ -261,6 +265,20 @@ describe('deploy/k8s (offline)', () => {
     expect(helpFlags(cliHelp('coordinator')).has('listen')).toBe(true);
     expect(helpFlags(cliHelp('coordinator')).has('listen-on')).toBe(false);
     expect(helpFlags(cliHelp('worker')).has('bfile')).toBe(false);
+  });
+
+  it("the runbook's `kubectl apply -k` paths are the validated overlays, and its sizing command prints the large overlay's requests", () => {
+    const text = readFileSync(join(REPO, 'docs', RUNBOOK), 'utf8');
+    const applied = [...text.matchAll(/kubectl apply -k ([\w./-]+)/g)].map((m) => m[1]);
+    expect(applied.length).toBeGreaterThan(0);
+    for (const p of applied) expect(OVERLAYS.map((o) => `deploy/k8s/overlays/${o}`), p).toContain(p);
+    const printed = execFileSync('bash', ['-euo', 'pipefail', '-c', runbookBlock(RUNBOOK, 'k8s-sizing')], { cwd: REPO, encoding: 'utf8' });
+    const memory = (role: string) => new RegExp(`^${role}:.*Kubernetes memory: (\\S+),`, 'm').exec(printed)?.[1];
+    const large = workloads(rendered.get('large')!);
+    const req = (component: string) => large.find((w) => w.labels['app.kubernetes.io/component'] === component)!.pod.containers[0].resources!.requests!;
+    expect(memory('coordinator')).toBe(req('coordinator').memory);
+    expect(memory('worker')).toBe(req('worker').memory);
+    expect(printed).toMatch(new RegExp(`${req('worker').cpu} thread\\(s\\) per worker`));
   });
 
   it('nats-server flags of the NATS StatefulSet are in `nats-server --help` (where installed)', (ctx) => {

@@ -142,7 +142,9 @@ describe('deploy/container/Containerfile (static checks)', () => {
   it('runs as a non-root uid created in the runtime stage, the uid the Kubernetes pods run as', () => {
     const users = runtime.ins.filter((i) => i.op === 'USER');
     expect(users).toHaveLength(1);
-    expect(runtime.ins[runtime.ins.length - 1].op === 'USER' || runtime.ins.indexOf(users[0]) > runtime.ins.findLastIndex((i) => i.op === 'RUN')).toBe(true);
+    // USER comes after every RUN (so nothing after it runs as root by accident).
+    const lastRun = runtime.ins.reduce((at, i, k) => (i.op === 'RUN' ? k : at), -1);
+    expect(runtime.ins.indexOf(users[0])).toBeGreaterThan(lastRun);
     const [uid, gid] = users[0].args.split(':').map(Number);
     expect(uid).toBeGreaterThan(0);
     expect(gid).toBeGreaterThan(0);

@@ -5,7 +5,7 @@
  * namespaces with the commands of the coordinator/worker contract; the MLM result must have the bytes of
  * single-process `gwasgrid mlm` on mouse_hs1940 (bundled bed, CD8 from ../shared/data). A second run cuts one
  * worker's link in the middle of a shard (`ip link set eth0 down`): its lease expires, the other worker takes
- * the shard, same bytes. FarmCPU over NATS runs the same way once `gwasgrid farmcpu` exists (skipped with the
+ * the shard, same bytes. The peak memory of each process stays below deploy/sizing.mjs's estimate. FarmCPU over NATS runs the same way once `gwasgrid farmcpu` exists (skipped with the
  * reason until then).
  *
  * Where namespaces cannot be made (not root, no CAP_NET_ADMIN, a sandbox), the test says exactly why and runs
@@ -16,6 +16,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { REPO, dataPath, tempDir } from '../helpers/data.js';
 import { HostNet } from '../helpers/netns.js';
+import { coordinatorBytes, workerBytes } from '../../deploy/sizing.mjs';
 import { Proc, cliCommands, freePort, killAll, skipBecause } from '../helpers/proc.js';
 
 const INPUT = ['--bfile', join(REPO, 'test', 'data', 'mouse_hs1940', 'mouse_hs1940'), '--pheno', dataPath('mouse_hs1940', 'mouse_hs1940.pheno.txt'), '--pheno-col', '1'];
@@ -79,6 +80,21 @@ function greeting(from: HostName, url: string): string {
   return execFileSync(argv[0], argv.slice(1), { timeout: 10_000 }).toString();
 }
 
+/** Peak resident memory (VmHWM, bytes) of a running process, polled until it exits. */
+async function peakRss(p: Proc): Promise<number> {
+  let peak = 0;
+  while (p.child.exitCode === null && p.child.signalCode === null) {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${p.pid}/status`, 'utf8'));
+      if (m) peak = Math.max(peak, Number(m[1]) * 1024);
+    } catch {
+      break; // gone
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return peak;
+}
+
 const coordinatorProc = async (args: string[], out: string) => {
   const port = net ? 50051 : await freePort();
   const c = Proc.gwasgrid(['coordinator', ...args, '--listen', `${place.coordinator.address}:${port}`, '--token', TOKEN, '--out', out], {
@@ -107,6 +123,7 @@ describe(`multi-host runs (${process.getuid?.() === 0 ? 'network namespaces' : '
     const natsUrl = natsServer ? await startNats() : null;
     const { c, address } = await coordinatorProc(INPUT, out);
     const ws = [workerProc('worker1', address), workerProc('worker2', address)];
+    const peaks = [c, ...ws].map(peakRss);
     // NATS is reachable from the worker hosts (FarmCPU's path; MLM itself does not use it).
     if (natsUrl) expect(greeting('worker1', natsUrl)).toMatch(/^INFO \{.*"server_id"/);
     else console.warn('nats-server not installed: NATS reachability not checked (apt-get install -y nats-server)');
@@ -121,6 +138,16 @@ describe(`multi-host runs (${process.getuid?.() === 0 ? 'network namespaces' : '
       expect(joined.some((m) => m.includes(`from ${place.worker2.address}:`))).toBe(true);
     }
     expect(c.events('finished')).toHaveLength(16);
+    // deploy/sizing.mjs (the Kubernetes requests, the runbooks' tables) is an upper bound of the measured peaks.
+    const [cPeak, ...wPeaks] = await Promise.all(peaks);
+    const n = 1410;
+    const genotyped = 1940;
+    expect(cPeak, `coordinator peak RSS ${(cPeak / 1e6).toFixed(0)} MB`).toBeLessThan(coordinatorBytes({ n, genotyped }));
+    for (const w of wPeaks) expect(w, `worker peak RSS ${(w / 1e6).toFixed(0)} MB`).toBeLessThan(workerBytes({ n, threads: 1 }));
+    console.log(
+      `peak RSS: coordinator ${(cPeak / 1e6).toFixed(0)} MB (estimate ${(coordinatorBytes({ n, genotyped }) / 1e6).toFixed(0)} MB), ` +
+        `workers ${wPeaks.map((w) => (w / 1e6).toFixed(0)).join(', ')} MB (estimate ${(workerBytes({ n, threads: 1 }) / 1e6).toFixed(0)} MB)`,
+    );
   });
 
   it("a worker's link cut mid-shard: its lease expires, the other worker takes the shard, same bytes", async (ctx) => {

@@ -5,6 +5,7 @@
  * {@link killAll} (call it in afterEach/afterAll).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { REPO } from './data.js';
@@ -124,4 +125,14 @@ export function cliCommands(): string[] {
 export function skipBecause(ctx: { skip: (note?: string) => never; task: { name: string } }, reason: string): never {
   console.warn(`skipped "${ctx.task.name}": ${reason}`);
   return ctx.skip(reason);
+}
+
+/** Whether `pid` runs (a zombie waiting for its parent does not). */
+export function processAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
 }

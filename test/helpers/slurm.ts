@@ -8,12 +8,12 @@
  * slurm-wlm/munge missing, a daemon does not start); the caller prints it and skips.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, hostname } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { tempDir } from './data.js';
-import { freePort } from './proc.js';
+import { freePort, processAlive as alive } from './proc.js';
 
 const run = promisify(execFile);
 
@@ -28,10 +28,18 @@ export interface JobInfo {
 }
 
 export class SlurmCluster {
+  /** Daemon pids, read once they are up (pid files are removed on shutdown). */
+  private pids: { slurmctld: number; slurmd: number; munged: number } = { slurmctld: 0, slurmd: 0, munged: 0 };
+
   private constructor(
     readonly dir: string,
     readonly env: Record<string, string>,
   ) {}
+
+  private readPids(): void {
+    const read = (f: string) => (existsSync(join(this.dir, f)) ? Number(readFileSync(join(this.dir, f), 'utf8').trim()) || 0 : 0);
+    this.pids = { slurmctld: read('slurmctld.pid'), slurmd: read('slurmd.pid'), munged: read('munge/munged.pid') };
+  }
 
   /** Runs a SLURM client command against this cluster. */
   async cmd(command: string, args: string[], extraEnv: Record<string, string> = {}, cwd?: string): Promise<string> {
@@ -68,19 +76,25 @@ export class SlurmCluster {
     return `--- slurmctld.log\n${tail(join(this.dir, 'log', 'slurmctld.log'))}\n--- slurmd.log\n${tail(join(this.dir, 'log', 'slurmd.log'))}`;
   }
 
-  /** Cancels every job, shuts the daemons down and stops munged (each by its own pid). */
+  /**
+   * Cancels every job and waits for it to end, shuts the daemons down, then SIGKILLs what is left of this
+   * cluster: its daemons (pids read at start; slurmd removes its pid file but lingers while a step cannot report)
+   * and any process whose environment names this cluster's slurm.conf (slurmstepd, job processes).
+   */
   async stop(): Promise<void> {
     await this.cmd('scancel', ['--full', '--user', 'root']).catch(() => undefined);
-    await this.cmd('scontrol', ['shutdown']).catch(() => undefined);
-    const pids = ['slurmctld.pid', 'slurmd.pid', 'munge/munged.pid'].map((f) => join(this.dir, f));
-    const until = Date.now() + 5000;
-    for (const f of pids) {
-      const pid = existsSync(f) ? Number(readFileSync(f, 'utf8').trim()) : 0;
-      if (!pid) continue;
-      if (f.endsWith('munged.pid')) signal(pid, 'SIGTERM');
-      while (alive(pid) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
-      if (alive(pid)) signal(pid, 'SIGKILL');
+    const until = Date.now() + 15_000;
+    while (Date.now() < until) {
+      const q = await this.cmd('squeue', ['-h', '-o', '%i']).catch(() => '');
+      if (!q.trim()) break;
+      await new Promise((r) => setTimeout(r, 200));
     }
+    await this.cmd('scontrol', ['shutdown']).catch(() => undefined);
+    if (this.pids.munged) signal(this.pids.munged, 'SIGTERM');
+    const daemons = Object.values(this.pids).filter((p) => p > 0);
+    const stopBy = Date.now() + 5000;
+    while (daemons.some(alive) && Date.now() < stopBy) await new Promise((r) => setTimeout(r, 100));
+    for (const pid of [...daemons, ...processesOf(this.env.SLURM_CONF)]) if (alive(pid)) signal(pid, 'SIGKILL');
   }
 
   /**
@@ -157,18 +171,24 @@ export class SlurmCluster {
       ].join('\n'),
     );
     const cluster = new SlurmCluster(dir, { SLURM_CONF: conf });
+    cluster.readPids(); // munged
     try {
       await cluster.cmd('/usr/sbin/slurmctld', []);
       await cluster.cmd('/usr/sbin/slurmd', []);
     } catch (e) {
+      cluster.readPids();
       await cluster.stop();
       return `slurmctld/slurmd cannot start: ${(e as { stderr?: string }).stderr ?? (e as Error).message}\n${cluster.logs()}`;
     }
     const until = Date.now() + 15_000;
     for (;;) {
       const state = await cluster.cmd('sinfo', ['-h', '-o', '%T']).catch(() => '');
-      if (/^idle/m.test(state)) return cluster;
+      if (/^idle/m.test(state)) {
+        cluster.readPids();
+        return cluster;
+      }
       if (Date.now() > until) {
+        cluster.readPids();
         await cluster.stop();
         return `slurmd did not come up (sinfo: "${state.trim()}")\n${cluster.logs()}`;
       }
@@ -177,13 +197,19 @@ export class SlurmCluster {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
+/** Pids of processes (not this one) whose environment has SLURM_CONF=`conf`. */
+function processesOf(conf: string): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    const pid = Number(d);
+    if (!pid || pid === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`SLURM_CONF=${conf}`)) out.push(pid);
+    } catch {
+      // gone, or not ours to read
+    }
   }
+  return out;
 }
 
 function signal(pid: number, sig: NodeJS.Signals): void {

@@ -6,14 +6,15 @@
  * srun), the same with a requeue in the middle (what preemption does: the restarted script resumes from the
  * finished shards), and deploy/slurm/gwasgrid-workers-array.sbatch joining a coordinator started outside SLURM.
  * Each result must have the bytes of single-process `gwasgrid mlm` on mouse_hs1940 (bundled bed, CD8 from
- * ../shared/data). Skips, printing why, only where SLURM cannot run (not root, slurm-wlm/munge missing, a daemon
+ * ../shared/data). FarmCPU (`--method farmcpu`, nats-server on the first node) runs once `gwasgrid farmcpu` exists.
+ * Skips, printing why, only where SLURM cannot run (not root, slurm-wlm/munge missing, a daemon
  * does not start). Daemons are always stopped.
  */
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, dataPath, tempDir } from '../helpers/data.js';
-import { CLI, Proc, freePort, killAll, skipBecause } from '../helpers/proc.js';
+import { CLI, Proc, cliCommands, freePort, killAll, processAlive as alive, skipBecause } from '../helpers/proc.js';
 import { runbookBlock } from '../helpers/runbook.js';
 import { SlurmCluster } from '../helpers/slurm.js';
 
@@ -66,6 +67,7 @@ async function vars(run: string): Promise<Record<string, string>> {
     CPUS: '1',
     PORT: port,
     GWASGRID_PORT: port,
+    GWASGRID_NATS_PORT: String(await freePort()),
     TOKEN_FILE: join(run, 'token'),
     GWASGRID_WORKER_TIMEOUT: '60',
   };
@@ -151,6 +153,60 @@ describe('SLURM (single node, real daemons)', () => {
     expect(readFileSync(join(run, 'cd8.assoc.txt')).equals(reference)).toBe(true);
   }, 300_000);
 
+  it('gwasgrid-allocation.sbatch --method farmcpu: nats-server on the first node, same results as gwasgrid farmcpu', async (ctx) => {
+    if (!cluster) return skipBecause(ctx, skipReason);
+    if (!cliCommands().includes('farmcpu')) return skipBecause(ctx, '`gwasgrid --help` lists no farmcpu command: FarmCPU is not in this build yet');
+    const run = tempDir('slurm-farmcpu');
+    const single = Proc.gwasgrid(['farmcpu', '--bfile', GENO, '--pheno', PHENO, '--pheno-col', '1', '--out', join(run, 'single', 'cd8-farmcpu')]);
+    const env = await vars(run);
+    const jobid = jobIdOf(await runBlock('slurm-allocation-farmcpu', env));
+    const [info] = await cluster.waitDone(jobid, JOB_TIMEOUT);
+    const text = readFileSync(join(run, `gwasgrid-${jobid}.out`), 'utf8');
+    expect(info.state, text).toBe('COMPLETED');
+    expect(info.exitCode).toBe('0:0');
+    expect(text).toMatch(new RegExp(`nats-server on \\S+:${env.GWASGRID_NATS_PORT}`));
+    expect((await single.exit).code, single.stderr).toBe(0);
+    const results = readdirSync(join(run, 'single')).filter((f) => f.startsWith('cd8-farmcpu.') && !f.endsWith('.log.txt'));
+    expect(results.length).toBeGreaterThan(0);
+    for (const f of results) expect(readFileSync(join(run, f)).equals(readFileSync(join(run, 'single', f))), f).toBe(true);
+  }, 300_000);
+
+  it('--method farmcpu plumbing: the script starts nats-server on the first node, passes --nats, stops it at the end', async (ctx) => {
+    // The real FarmCPU run is the test above; this one checks the script's NATS handling with a stand-in for
+    // gwasgrid (GWASGRID, as documented) that records its arguments and reads NATS's INFO line from the URL it got.
+    if (!cluster) return skipBecause(ctx, skipReason);
+    if (!['/usr/sbin/nats-server', '/usr/bin/nats-server'].some(existsSync)) throw new Error('nats-server is not installed (apt-get install -y nats-server)');
+    const run = tempDir('slurm-nats');
+    const fake = join(run, 'fake-gwasgrid');
+    writeFileSync(
+      fake,
+      [
+        '#!/bin/bash',
+        'echo "$*" >> "$RUN/fake.args"',
+        'if [[ $1 == coordinator ]]; then',
+        '  url=$(sed -n "s/.*--nats nats:\\/\\/\\([^ ]*\\).*/\\1/p" <<<"$*")',
+        '  exec 3<>"/dev/tcp/${url%:*}/${url#*:}" && head -c 5 <&3 >> "$RUN/fake.nats" && exec 3<&-',
+        '  sleep 1',
+        'fi',
+        'exit 0',
+        '',
+      ].join('\n'),
+    );
+    chmodSync(fake, 0o755);
+    const env: Record<string, string> = { ...(await vars(run)), GWASGRID: fake };
+    const jobid = jobIdOf(await runBlock('slurm-allocation-farmcpu', env));
+    const [info] = await cluster.waitDone(jobid, JOB_TIMEOUT);
+    const text = readFileSync(join(run, `gwasgrid-${jobid}.out`), 'utf8');
+    expect(info.state, text).toBe('COMPLETED');
+    const args = readFileSync(join(run, 'fake.args'), 'utf8');
+    expect(args).toMatch(new RegExp(`^coordinator --method farmcpu --bfile \\S+ --pheno \\S+ --pheno-col 1 --out \\S+cd8-farmcpu --nats nats://\\S+:${env.GWASGRID_NATS_PORT} --listen 0\\.0\\.0\\.0:${env.GWASGRID_PORT}$`, 'm'));
+    expect(args.match(/^worker --coordinator \S+ --timeout 60 --threads 1$/gm)).toHaveLength(2);
+    expect(readFileSync(join(run, 'fake.nats'), 'utf8')).toBe('INFO ');
+    // nats-server was stopped and its store removed.
+    expect(processesWithArg(`-p ${env.GWASGRID_NATS_PORT}`)).toEqual([]);
+    expect(readFileSync(join(run, 'cd8-farmcpu.nats.log'), 'utf8')).toMatch(/Server is ready/);
+  }, 300_000);
+
   it('gwasgrid-workers-array.sbatch: a 2-task array joins a coordinator running outside SLURM, same bytes', async (ctx) => {
     if (!cluster) return skipBecause(ctx, skipReason);
     const run = tempDir('slurm-array');
@@ -183,11 +239,16 @@ describe('SLURM (single node, real daemons)', () => {
   }, 300_000);
 });
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+/** Pids of processes whose command line contains `arg`. */
+function processesWithArg(arg: string): number[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').join(' ').includes(arg) && alive(Number(d));
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
 }

@@ -2,7 +2,8 @@
  * Distributed runs across real network boundaries on one machine: a hub namespace with a bridge and one network
  * namespace per host (coordinator, NATS, two workers), each with only its own address (test/helpers/netns.ts,
  * ../shared/docs/INFRA.md B5). The processes are the built CLI and Debian's nats-server, started inside their
- * namespaces with the commands of the coordinator/worker contract; the MLM result must have the bytes of
+ * namespaces with the commands of the coordinator/worker contract (nats-server with the arguments of the Kubernetes
+ * NATS container, whose readiness probe URL must answer from a worker host); the MLM result must have the bytes of
  * single-process `gwasgrid mlm` on mouse_hs1940 (bundled bed, CD8 from ../shared/data). A second run cuts one
  * worker's link in the middle of a shard (`ip link set eth0 down`): its lease expires, the other worker takes
  * the shard, same bytes. The peak memory of each process stays below deploy/sizing.mjs's estimate. FarmCPU over NATS runs the same way once `gwasgrid farmcpu` exists (skipped with the
@@ -16,6 +17,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { REPO, dataPath, tempDir } from '../helpers/data.js';
 import { HostNet } from '../helpers/netns.js';
+import { parseYamlFile } from '../deploy/kustomize.js';
 import { coordinatorBytes, workerBytes } from '../../deploy/sizing.mjs';
 import { Proc, cliCommands, freePort, killAll, skipBecause } from '../helpers/proc.js';
 
@@ -59,14 +61,34 @@ afterAll(() => {
 
 afterEach(() => killAll());
 
-/** nats-server on the NATS host (JetStream on, store in a temp dir); resolves with its client URL. */
-async function startNats(): Promise<string> {
+/** The NATS container of deploy/k8s (components/farmcpu): its args and the path of its readiness probe. */
+function natsManifest(): { args: string[]; store: string; probe: { path: string; port: string } } {
+  const [sts] = parseYamlFile(join(REPO, 'deploy', 'k8s', 'components', 'farmcpu', 'nats-statefulset.yaml')) as Array<{
+    spec: { template: { spec: { containers: Array<{ args: string[]; readinessProbe: { httpGet: { path: string; port: string } }; ports: Array<{ name: string; containerPort: number }> }> } } };
+  }>;
+  const c = sts.spec.template.spec.containers[0];
+  const port = c.ports.find((p) => p.name === c.readinessProbe.httpGet.port)!.containerPort;
+  return { args: c.args, store: c.args[c.args.indexOf('--store_dir') + 1], probe: { path: c.readinessProbe.httpGet.path, port: String(port) } };
+}
+
+/**
+ * nats-server on the NATS host with the arguments of the Kubernetes NATS container (store directory and, over
+ * loopback, ports replaced); resolves with its client URL and its monitoring URL (the readiness probe's path).
+ */
+async function startNats(): Promise<{ url: string; health: string }> {
   if (!natsServer) throw new Error('nats-server is not installed (apt-get install -y nats-server)');
-  const port = net ? 4222 : await freePort();
+  const m = natsManifest();
   const { address, exec } = place.nats;
-  const p = new Proc(natsServer, ['-a', address, '-p', String(port), '-js', '-sd', tempDir('netns-nats')], { prefix: exec });
+  const args = m.args.map((a) => (a === m.store ? tempDir('netns-nats') : a));
+  if (!net) {
+    args[args.indexOf('--port') + 1] = String(await freePort());
+    args[args.indexOf('--http_port') + 1] = String(await freePort());
+  }
+  const p = new Proc(natsServer, ['-a', address, ...args], { prefix: exec });
   await p.waitFor((r) => /Server is ready/.test(r.msg ?? ''), 'nats-server to be ready', 15_000);
-  return `nats://${address}:${port}`;
+  const port = args[args.indexOf('--port') + 1];
+  const http = args[args.indexOf('--http_port') + 1];
+  return { url: `nats://${address}:${port}`, health: `http://${address}:${http}${m.probe.path}` };
 }
 
 /** The first line a TCP server sends to a client on `host` (NATS: its INFO line). */
@@ -95,6 +117,15 @@ async function peakRss(p: Proc): Promise<number> {
   return peak;
 }
 
+/** The body of an HTTP GET made from a host. */
+function httpGet(from: HostName, url: string): string {
+  const script =
+    "require('http').get(process.argv[1],r=>{let b='';r.on('data',d=>b+=d);r.on('end',()=>process.stdout.write(b))})" +
+    ".on('error',e=>{console.error(e.message);process.exit(1)})";
+  const argv = [...place[from].exec, process.execPath, '-e', script, url];
+  return execFileSync(argv[0], argv.slice(1), { timeout: 10_000 }).toString();
+}
+
 const coordinatorProc = async (args: string[], out: string) => {
   const port = net ? 50051 : await freePort();
   const c = Proc.gwasgrid(['coordinator', ...args, '--listen', `${place.coordinator.address}:${port}`, '--token', TOKEN, '--out', out], {
@@ -120,12 +151,16 @@ describe(`multi-host runs (${process.getuid?.() === 0 ? 'network namespaces' : '
 
   it('MLM: coordinator, NATS and 2 workers on 4 hosts write the bytes of gwasgrid mlm', async () => {
     const out = join(tempDir('netns-mlm'), 'cd8');
-    const natsUrl = natsServer ? await startNats() : null;
+    const nats = natsServer ? await startNats() : null;
     const { c, address } = await coordinatorProc(INPUT, out);
     const ws = [workerProc('worker1', address), workerProc('worker2', address)];
     const peaks = [c, ...ws].map(peakRss);
     // NATS is reachable from the worker hosts (FarmCPU's path; MLM itself does not use it).
-    if (natsUrl) expect(greeting('worker1', natsUrl)).toMatch(/^INFO \{.*"server_id"/);
+    if (nats) {
+      expect(greeting('worker1', nats.url)).toMatch(/^INFO \{.*"server_id"/);
+      // The Kubernetes readiness probe's URL answers (nats-server's /healthz on the monitoring port).
+      expect(httpGet('worker2', nats.health)).toMatch(/"status":\s*"ok"/);
+    }
     else console.warn('nats-server not installed: NATS reachability not checked (apt-get install -y nats-server)');
     expect((await c.exit).code, c.stderr).toBe(0);
     for (const w of ws) expect((await w.exit).code, w.stderr).toBe(0);
@@ -181,8 +216,8 @@ describe(`multi-host runs (${process.getuid?.() === 0 ? 'network namespaces' : '
     const dir = tempDir('netns-farmcpu');
     const single = Proc.gwasgrid(['farmcpu', ...INPUT, '--out', join(dir, 'single', 'cd8')]);
     expect((await single.exit).code, single.stderr).toBe(0);
-    const natsUrl = await startNats();
-    const { c, address } = await coordinatorProc(['--method', 'farmcpu', ...INPUT, '--nats', natsUrl], join(dir, 'dist', 'cd8'));
+    const nats = await startNats();
+    const { c, address } = await coordinatorProc(['--method', 'farmcpu', ...INPUT, '--nats', nats.url], join(dir, 'dist', 'cd8'));
     const ws = [workerProc('worker1', address), workerProc('worker2', address)];
     expect((await c.exit).code, c.stderr).toBe(0);
     for (const w of ws) expect((await w.exit).code, w.stderr).toBe(0);

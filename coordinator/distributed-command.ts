@@ -240,5 +240,9 @@ export const coordinatorCommand: CommandModule<object, CoordinatorArgs> = {
       keepShards: a['keep-shards'],
     });
     await coord.done;
+    // The job is merged and the server stopped. Exit now: a worker behind a dead link (no FIN, no RST) leaves a
+    // half-open connection that would otherwise keep this process alive for the kernel's TCP timeouts
+    // (test/integration/netns.test.ts cuts a worker's link and checks that the coordinator exits).
+    process.exit();
   },
 };

@@ -29,6 +29,9 @@ const INPUT = () => [
 const JOIN_TOKEN = 'farm-join-token';
 const NATS_TOKEN = 'farm-nats-token';
 
+/** The built CLI with one test thread per process (2-core machine). */
+const cli = (args: string[]) => new Proc('node', [CLI, ...args], { env: { GWASGRID_THREADS: '1' } });
+
 function embedded(method: 'farmcpu' | 'glm', out: string): void {
   execFileSync('node', [CLI, method, ...INPUT(), '--out', out, '--log-format', 'json'], {
     env: { ...process.env, GWASGRID_THREADS: '1' },
@@ -42,7 +45,7 @@ async function distributed(
   out: string,
   fault?: (coord: Proc, workers: Proc[]) => Promise<void>,
 ): Promise<Proc> {
-  const coord = new Proc([
+  const coord = cli([
     'coordinator',
     '--method',
     method,
@@ -67,7 +70,7 @@ async function distributed(
   const { port } = await coord.waitFor((r) => r.event === 'listening', 'coordinator listening');
   const workers = [1, 2].map(
     (k) =>
-      new Proc([
+      cli([
         'worker',
         '--coordinator',
         `127.0.0.1:${port}`,

@@ -13,7 +13,16 @@ import { REPO } from './data.js';
 export const CLI = join(REPO, 'dist', 'bin', 'gwasgrid.js');
 
 /** One log record of a child. */
-export type Rec = { msg?: string; event?: string; worker?: string; shard?: string; port?: number; skipped?: number; level?: string; [k: string]: unknown };
+export type Rec = {
+  msg?: string;
+  event?: string;
+  worker?: string;
+  shard?: string;
+  port?: number;
+  skipped?: number;
+  level?: string;
+  [k: string]: unknown;
+};
 
 const running = new Set<ChildProcess>();
 
@@ -26,9 +35,17 @@ export class Proc {
   private readonly waiters: Array<() => void> = [];
 
   /** `command args…` with `env` added to this process's environment; `prefix` is prepended (e.g. ip netns exec). */
-  constructor(command: string, args: string[], opts: { env?: Record<string, string>; prefix?: string[]; cwd?: string } = {}) {
+  constructor(
+    command: string,
+    args: string[],
+    opts: { env?: Record<string, string>; prefix?: string[]; cwd?: string } = {},
+  ) {
     const argv = [...(opts.prefix ?? []), command, ...args];
-    this.child = spawn(argv[0], argv.slice(1), { env: { ...process.env, ...opts.env }, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(argv[0], argv.slice(1), {
+      env: { ...process.env, ...opts.env },
+      cwd: opts.cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     running.add(this.child);
     this.child.stdout!.setEncoding('utf8').on('data', (s: string) => (this.stdout += s));
     let partial = '';
@@ -69,7 +86,8 @@ export class Proc {
     for (;;) {
       const hit = this.records.find(pred);
       if (hit) return hit;
-      if (this.child.exitCode !== null || this.child.signalCode !== null) throw new Error(`exited before ${what}:\n${this.stderr}`);
+      if (this.child.exitCode !== null || this.child.signalCode !== null)
+        throw new Error(`exited before ${what}:\n${this.stderr}`);
       if (Date.now() > until) throw new Error(`timed out waiting for ${what}:\n${this.stderr}`);
       await new Promise<void>((r) => {
         this.waiters.push(r);
@@ -122,7 +140,10 @@ export function cliCommands(): string[] {
 }
 
 /** Skips the running test and prints why (vitest's own note is not shown by every reporter). */
-export function skipBecause(ctx: { skip: (note?: string) => never; task: { name: string } }, reason: string): never {
+export function skipBecause(
+  ctx: { skip: (note?: string) => never; task: { name: string } },
+  reason: string,
+): never {
   console.warn(`skipped "${ctx.task.name}": ${reason}`);
   return ctx.skip(reason);
 }
@@ -135,4 +156,14 @@ export function processAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * A result file's content for "same output" checks: its bytes, except that FarmCPU's iterations table loses its
+ * last column (wall seconds of each iteration, the one thing that differs between two identical runs).
+ */
+export function resultContent(path: string): Buffer {
+  const bytes = readFileSync(path);
+  if (!path.endsWith('.farmcpu.iterations.tsv')) return bytes;
+  return Buffer.from(bytes.toString('utf8').replace(/\t[^\t\n]*\n/g, '\n'));
 }

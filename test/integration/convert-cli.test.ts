@@ -13,12 +13,14 @@ import { NumericFile } from '../../shared/genotype/numeric.js';
 import type { GenotypeSource } from '../../shared/genotype/types.js';
 
 const CLI = join(REPO, 'dist', 'bin', 'gwasgrid.js');
-const run = (args: string[]) => spawnSync('node', [CLI, 'convert', ...args, '--log-format', 'text'], { encoding: 'utf8' });
+const run = (args: string[]) =>
+  spawnSync('node', [CLI, 'convert', ...args, '--log-format', 'text'], { encoding: 'utf8' });
 const O = (f: string) => dataPath('maize_mdp', 'original', f);
 
 async function rows(g: GenotypeSource): Promise<Float64Array[]> {
   const out: Float64Array[] = [];
-  for await (const b of g.blocks({ blockSize: 500 })) for (let r = 0; r < b.count; r++) out.push(b.data.slice(r * b.n, (r + 1) * b.n));
+  for await (const b of g.blocks({ blockSize: 500 }))
+    for (let r = 0; r < b.count; r++) out.push(b.data.slice(r * b.n, (r + 1) * b.n));
   return out;
 }
 
@@ -28,9 +30,15 @@ describe('gwasgrid convert (CLI)', () => {
     const r = run(['--hapmap', O('mdp_genotype_test.hmp.txt'), '--out', out]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/27 calls with a third allele set to missing/);
-    expect(r.stderr).toMatch(/wrote .*maize\.bed\/\.bim\/\.fam: 281 samples × 3093 SNPs, 31438 missing calls/);
-    expect(readFileSync(`${out}.bed`).equals(readFileSync(dataPath('maize_mdp', 'maize_mdp.bed')))).toBe(true);
-    expect(readFileSync(`${out}.bim`, 'utf8')).toBe(readFileSync(dataPath('maize_mdp', 'maize_mdp.bim'), 'utf8'));
+    expect(r.stderr).toMatch(
+      /wrote .*maize\.bed\/\.bim\/\.fam: 281 samples × 3093 SNPs, 31438 missing calls/,
+    );
+    expect(readFileSync(`${out}.bed`).equals(readFileSync(dataPath('maize_mdp', 'maize_mdp.bed')))).toBe(
+      true,
+    );
+    expect(readFileSync(`${out}.bim`, 'utf8')).toBe(
+      readFileSync(dataPath('maize_mdp', 'maize_mdp.bim'), 'utf8'),
+    );
   });
 
   it('--numeric --map (GAPIT layout): the bed holds exactly the matrix dosages', async () => {

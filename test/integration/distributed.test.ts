@@ -12,12 +12,34 @@ import { join } from 'node:path';
 import { REPO, bfilePath, dataPath, tempDir } from '../helpers/data.js';
 
 const CLI = join(REPO, 'dist', 'bin', 'gwasgrid.js');
-const MOUSE = ['--bfile', bfilePath('mouse_hs1940', 'mouse_hs1940'), '--kinship', dataPath('mouse_hs1940', 'reference', 'mouse_hs1940.cXX.txt.gz'), '--pheno-col', '1'];
-const MAIZE = ['--bfile', bfilePath('maize_mdp', 'maize_mdp'), '--kinship', dataPath('maize_mdp', 'reference', 'maize_mdp.cXX.txt'), '--lmm', '1'];
+const MOUSE = [
+  '--bfile',
+  bfilePath('mouse_hs1940', 'mouse_hs1940'),
+  '--kinship',
+  dataPath('mouse_hs1940', 'reference', 'mouse_hs1940.cXX.txt.gz'),
+  '--pheno-col',
+  '1',
+];
+const MAIZE = [
+  '--bfile',
+  bfilePath('maize_mdp', 'maize_mdp'),
+  '--kinship',
+  dataPath('maize_mdp', 'reference', 'maize_mdp.cXX.txt'),
+  '--lmm',
+  '1',
+];
 const TOKEN = 'integration-test-token';
 
 /** One log record of a child (JSON lines on a pipe; a non-JSON line becomes { msg }). */
-type Rec = { msg?: string; event?: string; worker?: string; shard?: string; port?: number; skipped?: number; level?: string };
+type Rec = {
+  msg?: string;
+  event?: string;
+  worker?: string;
+  shard?: string;
+  port?: number;
+  skipped?: number;
+  level?: string;
+};
 
 const running = new Set<ChildProcess>();
 
@@ -29,7 +51,10 @@ class Proc {
   private readonly waiters: Array<() => void> = [];
 
   constructor(args: string[], env: Record<string, string> = {}) {
-    this.child = spawn('node', [CLI, ...args], { env: { ...process.env, GWASGRID_THREADS: '1', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = spawn('node', [CLI, ...args], {
+      env: { ...process.env, GWASGRID_THREADS: '1', ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     running.add(this.child);
     let partial = '';
     this.child.stderr!.setEncoding('utf8').on('data', (s: string) => {
@@ -60,7 +85,8 @@ class Proc {
     for (;;) {
       const hit = this.records.slice(from).find(pred);
       if (hit) return hit;
-      if (this.child.exitCode !== null || this.child.signalCode !== null) throw new Error(`exited before ${what}:\n${this.stderr}`);
+      if (this.child.exitCode !== null || this.child.signalCode !== null)
+        throw new Error(`exited before ${what}:\n${this.stderr}`);
       if (Date.now() > until) throw new Error(`timed out waiting for ${what}:\n${this.stderr}`);
       await new Promise<void>((r) => {
         this.waiters.push(r);
@@ -87,7 +113,8 @@ const coordinator = (data: string[], out: string, extra: string[] = []) =>
   new Proc(['coordinator', ...data, '--listen', '127.0.0.1:0', '--token', TOKEN, '--out', out, ...extra]);
 const worker = (port: number, extra: string[] = [], token = TOKEN) =>
   new Proc(['worker', '--coordinator', `127.0.0.1:${port}`, ...extra], { GWASGRID_TOKEN: token });
-const listening = async (c: Proc) => (await c.waitFor((r) => r.event === 'listening', 'the coordinator to listen')).port!;
+const listening = async (c: Proc) =>
+  (await c.waitFor((r) => r.event === 'listening', 'the coordinator to listen')).port!;
 
 /** Every shard finished exactly once (no duplicates, none lost). */
 function expectEachShardOnce(c: Proc, shards: number): void {
@@ -128,7 +155,9 @@ describe('distributed MLM over gRPC (real processes)', () => {
     expect(ws.some((w) => w.events('waiting').length > 0)).toBe(true);
     expectEachShardOnce(c, 16);
     expect(c.events('broadcast')).toHaveLength(2);
-    expect(c.records.some((r) => r.level === 'progress' && /distributed scan/.test(JSON.stringify(r)))).toBe(true);
+    expect(c.records.some((r) => r.level === 'progress' && /distributed scan/.test(JSON.stringify(r)))).toBe(
+      true,
+    );
     const log = readFileSync(`${out}.log.txt`, 'utf8');
     expect(log).toMatch(/## pve estimate in the null model = 0\.609672/);
     expect(log).toMatch(/## Distributed = 16 shards/);
@@ -175,10 +204,23 @@ describe('distributed MLM over gRPC (real processes)', () => {
     expect(before).toBeGreaterThanOrEqual(4);
     expect(existsSync(`${out}.assoc.txt`)).toBe(false);
 
-    const c2 = new Proc(['coordinator', ...MOUSE, '--listen', `127.0.0.1:${port}`, '--token', TOKEN, '--out', out, '--shard-size', '500']);
+    const c2 = new Proc([
+      'coordinator',
+      ...MOUSE,
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--token',
+      TOKEN,
+      '--out',
+      out,
+      '--shard-size',
+      '500',
+    ]);
     const resume = await c2.waitFor((r) => r.event === 'resume', 'the resume line');
     expect(resume.skipped).toBe(before);
-    expect(resume.msg).toMatch(new RegExp(`${before} of 25 shards already done \\(checksums verified\\), skipped`));
+    expect(resume.msg).toMatch(
+      new RegExp(`${before} of 25 shards already done \\(checksums verified\\), skipped`),
+    );
     expect((await c2.exit).code, c2.stderr).toBe(0);
     for (const w of ws) expect((await w.exit).code, w.stderr).toBe(0);
     // Workers noticed the restart and joined the new coordinator.
@@ -209,7 +251,9 @@ describe('distributed MLM over gRPC (real processes)', () => {
     const w = worker(port, ['--timeout', '1']);
     const r = await w.exit;
     expect(r.code).toBe(6);
-    expect(w.stderr).toMatch(new RegExp(`coordinator 127\\.0\\.0\\.1:${port} unreachable for \\d+ s \\(--timeout 1 s\\)`));
+    expect(w.stderr).toMatch(
+      new RegExp(`coordinator 127\\.0\\.0\\.1:${port} unreachable for \\d+ s \\(--timeout 1 s\\)`),
+    );
   });
 
   it('gwasgrid mlm --workers 2 (embedded) writes the bytes of plain gwasgrid mlm and removes its shards', async () => {
@@ -218,14 +262,18 @@ describe('distributed MLM over gRPC (real processes)', () => {
     expect((await single.exit).code, single.stderr).toBe(0);
     const emb = new Proc(['mlm', ...MAIZE, '--workers', '2', '--out', join(dir, 'embedded')]);
     expect((await emb.exit).code, emb.stderr).toBe(0);
-    expect(readFileSync(join(dir, 'embedded.assoc.txt')).equals(readFileSync(join(dir, 'single.assoc.txt')))).toBe(true);
+    expect(
+      readFileSync(join(dir, 'embedded.assoc.txt')).equals(readFileSync(join(dir, 'single.assoc.txt'))),
+    ).toBe(true);
     // Both local workers are started; on a fast machine the first can finish maize's shards before the second
     // has joined (it is then told the job is done), so at least one and at most two joins are logged.
     const joined = emb.events('joined').length;
     expect(joined).toBeGreaterThanOrEqual(1);
     expect(joined).toBeLessThanOrEqual(2);
     expect(existsSync(join(dir, 'embedded.shards'))).toBe(false);
-    expect(readFileSync(join(dir, 'embedded.log.txt'), 'utf8')).toMatch(/## Workers = 2 local worker processes/);
+    expect(readFileSync(join(dir, 'embedded.log.txt'), 'utf8')).toMatch(
+      /## Workers = 2 local worker processes/,
+    );
   });
 
   it('QC flags travel to the workers (--mind removes samples, --hwe/--mac SNPs): same bytes as plain mlm', async () => {
@@ -236,8 +284,19 @@ describe('distributed MLM over gRPC (real processes)', () => {
     expect(single.stderr).toMatch(/--mind 0\.1: 22 of 281 samples/);
     const emb = new Proc(['mlm', ...MAIZE, ...qc, '--workers', '2', '--out', join(dir, 'embedded')]);
     expect((await emb.exit).code, emb.stderr).toBe(0);
-    expect(readFileSync(join(dir, 'embedded.assoc.txt')).equals(readFileSync(join(dir, 'single.assoc.txt')))).toBe(true);
-    const refused = new Proc(['mlm', ...MAIZE, '--workers', '2', '--format', 'plink2', '--out', join(dir, 'x')]);
+    expect(
+      readFileSync(join(dir, 'embedded.assoc.txt')).equals(readFileSync(join(dir, 'single.assoc.txt'))),
+    ).toBe(true);
+    const refused = new Proc([
+      'mlm',
+      ...MAIZE,
+      '--workers',
+      '2',
+      '--format',
+      'plink2',
+      '--out',
+      join(dir, 'x'),
+    ]);
     expect((await refused.exit).code).toBe(2);
     expect(refused.stderr).toMatch(/distributed runs write the GEMMA \.assoc\.txt only/);
   });

@@ -19,9 +19,16 @@ import { REPO, dataPath, tempDir } from '../helpers/data.js';
 import { HostNet } from '../helpers/netns.js';
 import { parseYamlFile } from '../deploy/kustomize.js';
 import { coordinatorBytes, workerBytes } from '../../deploy/sizing.mjs';
-import { Proc, cliCommands, freePort, killAll, skipBecause } from '../helpers/proc.js';
+import { Proc, cliCommands, freePort, killAll, resultContent, skipBecause } from '../helpers/proc.js';
 
-const INPUT = ['--bfile', join(REPO, 'test', 'data', 'mouse_hs1940', 'mouse_hs1940'), '--pheno', dataPath('mouse_hs1940', 'mouse_hs1940.pheno.txt'), '--pheno-col', '1'];
+const INPUT = [
+  '--bfile',
+  join(REPO, 'test', 'data', 'mouse_hs1940', 'mouse_hs1940'),
+  '--pheno',
+  dataPath('mouse_hs1940', 'mouse_hs1940.pheno.txt'),
+  '--pheno-col',
+  '1',
+];
 const TOKEN = 'netns-test-token';
 const HOSTS = ['coordinator', 'nats', 'worker1', 'worker2'] as const;
 type HostName = (typeof HOSTS)[number];
@@ -43,11 +50,17 @@ beforeAll(async () => {
   const made = HostNet.create([...HOSTS]);
   if (typeof made === 'string') {
     loopbackReason = made;
-    console.warn(`network namespaces unavailable: ${made}. Running the same processes over loopback (127.0.0.1) instead.`);
-    place = Object.fromEntries(HOSTS.map((h) => [h, { address: '127.0.0.1', exec: [] }])) as unknown as Record<HostName, Place>;
+    console.warn(
+      `network namespaces unavailable: ${made}. Running the same processes over loopback (127.0.0.1) instead.`,
+    );
+    place = Object.fromEntries(
+      HOSTS.map((h) => [h, { address: '127.0.0.1', exec: [] }]),
+    ) as unknown as Record<HostName, Place>;
   } else {
     net = made;
-    place = Object.fromEntries(HOSTS.map((h) => [h, { address: made.host(h).address, exec: made.host(h).exec }])) as unknown as Record<HostName, Place>;
+    place = Object.fromEntries(
+      HOSTS.map((h) => [h, { address: made.host(h).address, exec: made.host(h).exec }]),
+    ) as unknown as Record<HostName, Place>;
   }
   const r = await single.exit;
   expect(r.code, single.stderr).toBe(0);
@@ -63,12 +76,28 @@ afterEach(() => killAll());
 
 /** The NATS container of deploy/k8s (components/farmcpu): its args and the path of its readiness probe. */
 function natsManifest(): { args: string[]; store: string; probe: { path: string; port: string } } {
-  const [sts] = parseYamlFile(join(REPO, 'deploy', 'k8s', 'components', 'farmcpu', 'nats-statefulset.yaml')) as Array<{
-    spec: { template: { spec: { containers: Array<{ args: string[]; readinessProbe: { httpGet: { path: string; port: string } }; ports: Array<{ name: string; containerPort: number }> }> } } };
+  const [sts] = parseYamlFile(
+    join(REPO, 'deploy', 'k8s', 'components', 'farmcpu', 'nats-statefulset.yaml'),
+  ) as Array<{
+    spec: {
+      template: {
+        spec: {
+          containers: Array<{
+            args: string[];
+            readinessProbe: { httpGet: { path: string; port: string } };
+            ports: Array<{ name: string; containerPort: number }>;
+          }>;
+        };
+      };
+    };
   }>;
   const c = sts.spec.template.spec.containers[0];
   const port = c.ports.find((p) => p.name === c.readinessProbe.httpGet.port)!.containerPort;
-  return { args: c.args, store: c.args[c.args.indexOf('--store_dir') + 1], probe: { path: c.readinessProbe.httpGet.path, port: String(port) } };
+  return {
+    args: c.args,
+    store: c.args[c.args.indexOf('--store_dir') + 1],
+    probe: { path: c.readinessProbe.httpGet.path, port: String(port) },
+  };
 }
 
 /**
@@ -128,20 +157,37 @@ function httpGet(from: HostName, url: string): string {
 
 const coordinatorProc = async (args: string[], out: string) => {
   const port = net ? 50051 : await freePort();
-  const c = Proc.gwasgrid(['coordinator', ...args, '--listen', `${place.coordinator.address}:${port}`, '--token', TOKEN, '--out', out], {
-    prefix: place.coordinator.exec,
-  });
+  const c = Proc.gwasgrid(
+    [
+      'coordinator',
+      ...args,
+      '--listen',
+      `${place.coordinator.address}:${port}`,
+      '--token',
+      TOKEN,
+      '--out',
+      out,
+    ],
+    {
+      prefix: place.coordinator.exec,
+    },
+  );
   await c.waitFor((r) => r.event === 'listening', 'the coordinator to listen');
   return { c, address: `${place.coordinator.address}:${port}` };
 };
 const workerProc = (host: HostName, coordinator: string, extra: string[] = []) =>
-  Proc.gwasgrid(['worker', '--coordinator', coordinator, ...extra], { env: { GWASGRID_TOKEN: TOKEN, GWASGRID_THREADS: '1' }, prefix: place[host].exec });
+  Proc.gwasgrid(['worker', '--coordinator', coordinator, ...extra], {
+    env: { GWASGRID_TOKEN: TOKEN, GWASGRID_THREADS: '1' },
+    prefix: place[host].exec,
+  });
 
 describe(`multi-host runs (${process.getuid?.() === 0 ? 'network namespaces' : 'loopback'} where possible)`, () => {
   it('each host has only its own address; the hosts reach each other across the bridge', (ctx) => {
     if (!net) return skipBecause(ctx, `no namespaces: ${loopbackReason}`);
     for (const h of HOSTS) {
-      const addrs = [...net.ip(h, '-4', '-o', 'addr', 'show').matchAll(/inet (\S+)\//g)].map((m) => m[1]).sort();
+      const addrs = [...net.ip(h, '-4', '-o', 'addr', 'show').matchAll(/inet (\S+)\//g)]
+        .map((m) => m[1])
+        .sort();
       expect(addrs).toEqual(['127.0.0.1', place[h].address].sort());
     }
     // The root namespace has none of the hosts' addresses.
@@ -160,8 +206,10 @@ describe(`multi-host runs (${process.getuid?.() === 0 ? 'network namespaces' : '
       expect(greeting('worker1', nats.url)).toMatch(/^INFO \{.*"server_id"/);
       // The Kubernetes readiness probe's URL answers (nats-server's /healthz on the monitoring port).
       expect(httpGet('worker2', nats.health)).toMatch(/"status":\s*"ok"/);
-    }
-    else console.warn('nats-server not installed: NATS reachability not checked (apt-get install -y nats-server)');
+    } else
+      console.warn(
+        'nats-server not installed: NATS reachability not checked (apt-get install -y nats-server)',
+      );
     expect((await c.exit).code, c.stderr).toBe(0);
     for (const w of ws) expect((await w.exit).code, w.stderr).toBe(0);
     expect(readFileSync(`${out}.assoc.txt`).equals(reference)).toBe(true);
@@ -177,8 +225,11 @@ describe(`multi-host runs (${process.getuid?.() === 0 ? 'network namespaces' : '
     const [cPeak, ...wPeaks] = await Promise.all(peaks);
     const n = 1410;
     const genotyped = 1940;
-    expect(cPeak, `coordinator peak RSS ${(cPeak / 1e6).toFixed(0)} MB`).toBeLessThan(coordinatorBytes({ n, genotyped }));
-    for (const w of wPeaks) expect(w, `worker peak RSS ${(w / 1e6).toFixed(0)} MB`).toBeLessThan(workerBytes({ n, threads: 1 }));
+    expect(cPeak, `coordinator peak RSS ${(cPeak / 1e6).toFixed(0)} MB`).toBeLessThan(
+      coordinatorBytes({ n, genotyped }),
+    );
+    for (const w of wPeaks)
+      expect(w, `worker peak RSS ${(w / 1e6).toFixed(0)} MB`).toBeLessThan(workerBytes({ n, threads: 1 }));
     console.log(
       `peak RSS: coordinator ${(cPeak / 1e6).toFixed(0)} MB (estimate ${(coordinatorBytes({ n, genotyped }) / 1e6).toFixed(0)} MB), ` +
         `workers ${wPeaks.map((w) => (w / 1e6).toFixed(0)).join(', ')} MB (estimate ${(workerBytes({ n, threads: 1 }) / 1e6).toFixed(0)} MB)`,
@@ -188,7 +239,10 @@ describe(`multi-host runs (${process.getuid?.() === 0 ? 'network namespaces' : '
   it("a worker's link cut mid-shard: its lease expires, the other worker takes the shard, same bytes", async (ctx) => {
     if (!net) return skipBecause(ctx, `cutting a link needs namespaces: ${loopbackReason}`);
     const out = join(tempDir('netns-cut'), 'cd8');
-    const { c, address } = await coordinatorProc([...INPUT, '--shard-size', '500', '--lease-timeout', '3'], out);
+    const { c, address } = await coordinatorProc(
+      [...INPUT, '--shard-size', '500', '--lease-timeout', '3'],
+      out,
+    );
     const survivor = workerProc('worker1', address);
     const victim = workerProc('worker2', address, ['--name', 'victim']);
     const scans = () => victim.events('scan');
@@ -212,19 +266,29 @@ describe(`multi-host runs (${process.getuid?.() === 0 ? 'network namespaces' : '
   });
 
   it('FarmCPU over NATS: coordinator, NATS and 2 workers on 4 hosts equal single-process gwasgrid farmcpu', async (ctx) => {
-    if (!cliCommands().includes('farmcpu')) return skipBecause(ctx, '`gwasgrid --help` lists no farmcpu command: FarmCPU is not in this build yet');
+    if (!cliCommands().includes('farmcpu'))
+      return skipBecause(ctx, '`gwasgrid --help` lists no farmcpu command: FarmCPU is not in this build yet');
     if (!natsServer) throw new Error('nats-server is not installed (apt-get install -y nats-server)');
     const dir = tempDir('netns-farmcpu');
     const single = Proc.gwasgrid(['farmcpu', ...INPUT, '--out', join(dir, 'single', 'cd8')]);
     expect((await single.exit).code, single.stderr).toBe(0);
     const nats = await startNats();
-    const { c, address } = await coordinatorProc(['--method', 'farmcpu', ...INPUT, '--nats', nats.url], join(dir, 'dist', 'cd8'));
+    const { c, address } = await coordinatorProc(
+      ['--method', 'farmcpu', ...INPUT, '--nats', nats.url],
+      join(dir, 'dist', 'cd8'),
+    );
     const ws = [workerProc('worker1', address), workerProc('worker2', address)];
     expect((await c.exit).code, c.stderr).toBe(0);
     for (const w of ws) expect((await w.exit).code, w.stderr).toBe(0);
     // Every result file of the single-process run (the log has timings) has the same bytes in the distributed run.
-    const results = readdirSync(join(dir, 'single')).filter((f) => f.startsWith('cd8.') && !f.endsWith('.log.txt'));
+    const results = readdirSync(join(dir, 'single')).filter(
+      (f) => f.startsWith('cd8.') && !f.endsWith('.log.txt'),
+    );
     expect(results.length).toBeGreaterThan(0);
-    for (const f of results) expect(readFileSync(join(dir, 'dist', f)).equals(readFileSync(join(dir, 'single', f))), basename(f)).toBe(true);
+    for (const f of results)
+      expect(
+        resultContent(join(dir, 'dist', f)).equals(resultContent(join(dir, 'single', f))),
+        basename(f),
+      ).toBe(true);
   });
 });

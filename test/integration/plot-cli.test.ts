@@ -9,15 +9,31 @@ import { join } from 'node:path';
 import { REPO, bfilePath, dataPath, tempDir } from '../helpers/data.js';
 
 const CLI = join(REPO, 'dist', 'bin', 'gwasgrid.js');
-const run = (args: string[]) => spawnSync('node', [CLI, ...args], { encoding: 'utf8', env: { ...process.env, GWASGRID_THREADS: '1' } });
+const run = (args: string[]) =>
+  spawnSync('node', [CLI, ...args], { encoding: 'utf8', env: { ...process.env, GWASGRID_THREADS: '1' } });
 const TINY = join(REPO, 'test', 'fixtures', 'plot', 'tiny.assoc.txt');
 
 describe('gwasgrid plot', () => {
   it('writes PREFIX.manhattan/qq .svg/.png and logs λGC', () => {
     const dir = tempDir('plot-cli');
-    const r = run(['plot', '--in', TINY, '--out', join(dir, 'fig', 'tiny'), '--title', 'Tiny', '--log-format', 'text']);
+    const r = run([
+      'plot',
+      '--in',
+      TINY,
+      '--out',
+      join(dir, 'fig', 'tiny'),
+      '--title',
+      'Tiny',
+      '--log-format',
+      'text',
+    ]);
     expect(r.status, r.stderr).toBe(0);
-    expect(readdirSync(join(dir, 'fig')).sort()).toEqual(['tiny.manhattan.png', 'tiny.manhattan.svg', 'tiny.qq.png', 'tiny.qq.svg']);
+    expect(readdirSync(join(dir, 'fig')).sort()).toEqual([
+      'tiny.manhattan.png',
+      'tiny.manhattan.svg',
+      'tiny.qq.png',
+      'tiny.qq.svg',
+    ]);
     expect(r.stderr).toMatch(/11 SNPs with a p-value, 1 NA skipped, 1 without a position/);
     expect(r.stderr).toMatch(/2 peaks labelled \(rs2, rs10\); QQ λGC = \d\.\d{3}/);
     expect(readFileSync(join(dir, 'fig', 'tiny.manhattan.svg'), 'utf8')).toContain('<title>Tiny</title>');
@@ -42,8 +58,20 @@ describe('gwasgrid plot', () => {
 
   it('mlm --plot writes the plots beside the .assoc.txt', () => {
     const out = join(tempDir('plot-cli'), 'earht');
-    const r = run(['mlm', '--bfile', bfilePath('maize_mdp', 'maize_mdp'), '--kinship', dataPath('maize_mdp', 'reference', 'maize_mdp.cXX.txt'), '--lmm', '1', '--plot', '--out', out]);
+    const r = run([
+      'mlm',
+      '--bfile',
+      bfilePath('maize_mdp', 'maize_mdp'),
+      '--kinship',
+      dataPath('maize_mdp', 'reference', 'maize_mdp.cXX.txt'),
+      '--lmm',
+      '1',
+      '--plot',
+      '--out',
+      out,
+    ]);
     expect(r.status, r.stderr).toBe(0);
-    for (const f of ['assoc.txt', 'manhattan.svg', 'manhattan.png', 'qq.svg', 'qq.png']) expect(existsSync(`${out}.${f}`), f).toBe(true);
+    for (const f of ['assoc.txt', 'manhattan.svg', 'manhattan.png', 'qq.svg', 'qq.png'])
+      expect(existsSync(`${out}.${f}`), f).toBe(true);
   });
 });

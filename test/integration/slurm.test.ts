@@ -14,7 +14,16 @@ import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, dataPath, tempDir } from '../helpers/data.js';
-import { CLI, Proc, cliCommands, freePort, killAll, processAlive as alive, skipBecause } from '../helpers/proc.js';
+import {
+  CLI,
+  Proc,
+  cliCommands,
+  freePort,
+  killAll,
+  processAlive as alive,
+  resultContent,
+  skipBecause,
+} from '../helpers/proc.js';
 import { runbookBlock } from '../helpers/runbook.js';
 import { SlurmCluster } from '../helpers/slurm.js';
 
@@ -77,12 +86,19 @@ async function vars(run: string): Promise<Record<string, string>> {
 function runBlock(name: string, env: Record<string, string>, detached = false): Promise<string> {
   const script = runbookBlock(RUNBOOK, name);
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-euo', 'pipefail', '-c', script], { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached });
+    const child = spawn('bash', ['-euo', 'pipefail', '-c', script], {
+      cwd: REPO,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached,
+    });
     let out = '';
     let err = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
     child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
-    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`runbook block ${name} exited ${code}:\n${out}\n${err}`))));
+    child.on('exit', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`runbook block ${name} exited ${code}:\n${out}\n${err}`)),
+    );
   });
 }
 
@@ -118,7 +134,8 @@ describe('SLURM (single node, real daemons)', () => {
     expect(recs.filter((r) => r.event === 'joined')).toHaveLength(2);
     expect(recs.filter((r) => r.event === 'finished')).toHaveLength(16);
     // Each srun task logged to its own file and received the null model.
-    for (const t of [0, 1]) expect(records(join(run, `cd8.worker-${t}.log`)).some((r) => r.event === 'model')).toBe(true);
+    for (const t of [0, 1])
+      expect(records(join(run, `cd8.worker-${t}.log`)).some((r) => r.event === 'model')).toBe(true);
     // The contact file for extra workers is removed after success.
     expect(existsSync(join(run, 'cd8.coordinator'))).toBe(false);
     // The runbook's progress command shows the last progress line.
@@ -132,10 +149,12 @@ describe('SLURM (single node, real daemons)', () => {
     const env = await vars(run);
     const jobid = jobIdOf(await runBlock('slurm-allocation', env));
     const shards = join(run, 'cd8.shards');
-    const doneShards = () => (existsSync(shards) ? readdirSync(shards).filter((f) => f.endsWith('.sha256')).length : 0);
+    const doneShards = () =>
+      existsSync(shards) ? readdirSync(shards).filter((f) => f.endsWith('.sha256')).length : 0;
     const until = Date.now() + JOB_TIMEOUT;
     while (doneShards() < 4) {
-      if (Date.now() > until) throw new Error(`no 4 finished shards in time:\n${(await cluster.job(jobid))[0]?.raw}`);
+      if (Date.now() > until)
+        throw new Error(`no 4 finished shards in time:\n${(await cluster.job(jobid))[0]?.raw}`);
       await new Promise((r) => setTimeout(r, 100));
     }
     await runBlock('slurm-requeue', { ...env, jobid });
@@ -155,9 +174,20 @@ describe('SLURM (single node, real daemons)', () => {
 
   it('gwasgrid-allocation.sbatch --method farmcpu: nats-server on the first node, same results as gwasgrid farmcpu', async (ctx) => {
     if (!cluster) return skipBecause(ctx, skipReason);
-    if (!cliCommands().includes('farmcpu')) return skipBecause(ctx, '`gwasgrid --help` lists no farmcpu command: FarmCPU is not in this build yet');
+    if (!cliCommands().includes('farmcpu'))
+      return skipBecause(ctx, '`gwasgrid --help` lists no farmcpu command: FarmCPU is not in this build yet');
     const run = tempDir('slurm-farmcpu');
-    const single = Proc.gwasgrid(['farmcpu', '--bfile', GENO, '--pheno', PHENO, '--pheno-col', '1', '--out', join(run, 'single', 'cd8-farmcpu')]);
+    const single = Proc.gwasgrid([
+      'farmcpu',
+      '--bfile',
+      GENO,
+      '--pheno',
+      PHENO,
+      '--pheno-col',
+      '1',
+      '--out',
+      join(run, 'single', 'cd8-farmcpu'),
+    ]);
     const env = await vars(run);
     const jobid = jobIdOf(await runBlock('slurm-allocation-farmcpu', env));
     const [info] = await cluster.waitDone(jobid, JOB_TIMEOUT);
@@ -166,16 +196,20 @@ describe('SLURM (single node, real daemons)', () => {
     expect(info.exitCode).toBe('0:0');
     expect(text).toMatch(new RegExp(`nats-server on \\S+:${env.GWASGRID_NATS_PORT}`));
     expect((await single.exit).code, single.stderr).toBe(0);
-    const results = readdirSync(join(run, 'single')).filter((f) => f.startsWith('cd8-farmcpu.') && !f.endsWith('.log.txt'));
+    const results = readdirSync(join(run, 'single')).filter(
+      (f) => f.startsWith('cd8-farmcpu.') && !f.endsWith('.log.txt'),
+    );
     expect(results.length).toBeGreaterThan(0);
-    for (const f of results) expect(readFileSync(join(run, f)).equals(readFileSync(join(run, 'single', f))), f).toBe(true);
+    for (const f of results)
+      expect(resultContent(join(run, f)).equals(resultContent(join(run, 'single', f))), f).toBe(true);
   }, 300_000);
 
   it('--method farmcpu plumbing: the script starts nats-server on the first node, passes --nats, stops it at the end', async (ctx) => {
     // The real FarmCPU run is the test above; this one checks the script's NATS handling with a stand-in for
     // gwasgrid (GWASGRID, as documented) that records its arguments and reads NATS's INFO line from the URL it got.
     if (!cluster) return skipBecause(ctx, skipReason);
-    if (!['/usr/sbin/nats-server', '/usr/bin/nats-server'].some(existsSync)) throw new Error('nats-server is not installed (apt-get install -y nats-server)');
+    if (!['/usr/sbin/nats-server', '/usr/bin/nats-server'].some(existsSync))
+      throw new Error('nats-server is not installed (apt-get install -y nats-server)');
     const run = tempDir('slurm-nats');
     const fake = join(run, 'fake-gwasgrid');
     writeFileSync(
@@ -199,7 +233,12 @@ describe('SLURM (single node, real daemons)', () => {
     const text = readFileSync(join(run, `gwasgrid-${jobid}.out`), 'utf8');
     expect(info.state, text).toBe('COMPLETED');
     const args = readFileSync(join(run, 'fake.args'), 'utf8');
-    expect(args).toMatch(new RegExp(`^coordinator --method farmcpu --bfile \\S+ --pheno \\S+ --pheno-col 1 --out \\S+cd8-farmcpu --nats nats://\\S+:${env.GWASGRID_NATS_PORT} --listen 0\\.0\\.0\\.0:${env.GWASGRID_PORT}$`, 'm'));
+    expect(args).toMatch(
+      new RegExp(
+        `^coordinator --method farmcpu --bfile \\S+ --pheno \\S+ --pheno-col 1 --out \\S+cd8-farmcpu --nats nats://\\S+:${env.GWASGRID_NATS_PORT} --listen 0\\.0\\.0\\.0:${env.GWASGRID_PORT}$`,
+        'm',
+      ),
+    );
     expect(args.match(/^worker --coordinator \S+ --timeout 60 --threads 1$/gm)).toHaveLength(2);
     expect(readFileSync(join(run, 'fake.nats'), 'utf8')).toBe('INFO ');
     // nats-server was stopped and its store removed.
@@ -245,7 +284,9 @@ function processesWithArg(arg: string): number[] {
     .filter((d) => /^\d+$/.test(d))
     .filter((d) => {
       try {
-        return readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').join(' ').includes(arg) && alive(Number(d));
+        return (
+          readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').join(' ').includes(arg) && alive(Number(d))
+        );
       } catch {
         return false;
       }

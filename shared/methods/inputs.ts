@@ -8,7 +8,7 @@ import { NumericFile } from '../genotype/numeric.js';
 import type { GenotypeSource } from '../genotype/types.js';
 import { SnpQc, type QcOptions } from '../genotype/qc.js';
 import { alignSamples, type AlignedSamples, type GenotypeSamples } from '../samples/align.js';
-import { KinshipAccumulator, type KinshipMode } from '../kinship/kinship.js';
+import { KINSHIP_CHUNK_SNPS, KinshipAccumulator, KinshipSum, type KinshipMode } from '../kinship/kinship.js';
 import type { LinalgBackend } from '../linalg/backend.js';
 import type { Logger } from '../log.js';
 import { InputError, UsageError } from '../errors.js';
@@ -72,7 +72,8 @@ export interface QcPassResult {
 
 /**
  * One pass over the genotypes: QC statistics on the analysed samples, and (optionally) the kinship over all
- * samples from the SNPs that pass.
+ * samples from the SNPs that pass, chunked exactly as the distributed kinship phase (one partial sum per
+ * {@link KINSHIP_CHUNK_SNPS} SNP indices, added in chunk order: see shared/kinship/kinship.ts).
  */
 export async function qcPass(
   geno: GenotypeSource,
@@ -81,14 +82,36 @@ export async function qcPass(
 ): Promise<QcPassResult> {
   const qc = new SnpQc(geno.snps, geno.format === 'bed', opts.qc, samples.W, samples.c);
   const kin = opts.kinship ? new KinshipAccumulator(geno.nSamples, opts.kinship, opts.backend) : null;
+  const sum = kin ? new KinshipSum(geno.nSamples) : null;
   const total = geno.snps.length;
-  await evaluateQc(geno, samples, qc, { blockSize: opts.blockSize, kin, onProgress: (done) => opts.log.progress(kin ? 'QC + kinship' : 'QC', done, total) });
+  await evaluateQc(geno, samples, qc, {
+    blockSize: opts.blockSize,
+    kin,
+    onChunk: kin
+      ? async () => {
+          sum!.addFull(await kin.partial(), kin.snps);
+          kin.reset();
+        }
+      : undefined,
+    onProgress: (done) => opts.log.progress(kin ? 'QC + kinship' : 'QC', done, total),
+  });
+  logQc(qc, samples, opts.qc, opts.log);
+  checkKept(qc, geno);
+  // The last chunk's partial is in the accumulator's buffer, no longer needed: K goes there.
+  const K = kin ? sum!.finish(kin.K) : null;
+  return { qc, K, kinshipSnps: sum ? sum.snps : 0 };
+}
+
+function logQc(qc: SnpQc, samples: AlignedSamples, opts: QcOptions, log: Logger): void {
   const c = qc.counts;
-  opts.log.info(
-    `SNP QC on ${samples.analysed.length} analysed samples: ${c.total} SNPs, removed ${c.missing} for missingness > ${opts.qc.miss}, ` +
-      `${c.maf} for MAF < ${opts.qc.maf}, ${c.monomorphic} monomorphic, ${c.collinear} collinear with covariates; ${c.kept} kept`,
+  log.info(
+    `SNP QC on ${samples.analysed.length} analysed samples: ${c.total} SNPs, removed ${c.missing} for missingness > ${opts.miss}, ` +
+      `${c.maf} for MAF < ${opts.maf}, ${c.monomorphic} monomorphic, ${c.collinear} collinear with covariates; ${c.kept} kept`,
   );
-  if (c.kept === 0) {
+}
+
+function checkKept(qc: SnpQc, geno: GenotypeSource): void {
+  if (qc.counts.kept === 0) {
     throw new InputError(
       'NO_DATA',
       'no SNP passed QC',
@@ -96,8 +119,6 @@ export async function qcPass(
       'check --maf/--miss and that the phenotype selects the intended samples',
     );
   }
-  const K = kin ? await kin.finish() : null;
-  return { qc, K, kinshipSnps: kin ? kin.snps : 0 };
 }
 
 /**
@@ -117,20 +138,86 @@ export async function qcRange(
   return qc;
 }
 
-/** The QC loop of {@link qcPass} and {@link qcRange}: evaluates every SNP of the range, feeding kept ones to `kin`. */
+/**
+ * The partial kinship sum of one chunk, SNPs [start, end) (a whole {@link KINSHIP_CHUNK_SNPS} chunk, or the
+ * last, shorter one), as a worker computes it: QC of the range with the same rules as {@link qcPass}, and
+ * Σ z_j z_jᵀ over the SNPs that pass, in a fresh partial of `kin` (so its rank-k blocks start where qcPass's do).
+ * Returns the QC of the range and the unscaled partial (the accumulator's buffer).
+ */
+export async function kinshipChunk(
+  geno: GenotypeSource,
+  samples: AlignedSamples,
+  qcOptions: QcOptions,
+  kin: KinshipAccumulator,
+  start: number,
+  end: number,
+): Promise<{ qc: SnpQc; snps: number; partial: Float64Array }> {
+  checkChunk(start, end, geno.snps.length);
+  const qc = new SnpQc(geno.snps, geno.format === 'bed', qcOptions, samples.W, samples.c);
+  kin.reset();
+  await evaluateQc(geno, samples, qc, { start, end, kin });
+  return { qc, snps: kin.snps, partial: await kin.partial() };
+}
+
+/**
+ * The partial kinship sum of one chunk from a QC mask decided elsewhere (the coordinator's, for a worker that
+ * receives its genotypes over the network): Σ z_j z_jᵀ over the SNPs of [start, end) with `mask[j]` set, over
+ * all genotype samples, in a fresh partial of `kin`. Same SNPs in the same order as {@link kinshipChunk}.
+ */
+export async function kinshipChunkFromMask(
+  geno: GenotypeSource,
+  mask: Uint8Array,
+  kin: KinshipAccumulator,
+  start: number,
+  end: number,
+): Promise<{ snps: number; partial: Float64Array }> {
+  checkChunk(start, end, geno.snps.length);
+  kin.reset();
+  for await (const block of geno.blocks({ start, end, snpMask: mask, blockSize: 256 })) {
+    for (let r = 0; r < block.count; r++) await kin.add(block.data, r * block.n);
+  }
+  return { snps: kin.snps, partial: await kin.partial() };
+}
+
+function checkChunk(start: number, end: number, total: number): void {
+  if (start % KINSHIP_CHUNK_SNPS !== 0 || !(end > start) || end - start > KINSHIP_CHUNK_SNPS || end > total || (end - start < KINSHIP_CHUNK_SNPS && end !== total)) {
+    throw new RangeError(`[${start}, ${end}) is not a kinship chunk of ${KINSHIP_CHUNK_SNPS} SNP indices (of ${total})`);
+  }
+}
+
+/**
+ * The QC loop of {@link qcPass}, {@link qcRange} and {@link kinshipChunk}: evaluates every SNP of the range,
+ * feeding kept ones to `kin`; `onChunk` runs after the last SNP of every kinship chunk (SNP index
+ * ≡ KINSHIP_CHUNK_SNPS − 1, and the range's last SNP), before the first SNP of the next is added.
+ */
 async function evaluateQc(
   geno: GenotypeSource,
   samples: AlignedSamples,
   qc: SnpQc,
-  opts: { start?: number; end?: number; blockSize?: number; kin: KinshipAccumulator | null; onProgress?: (done: number) => void },
+  opts: {
+    start?: number;
+    end?: number;
+    blockSize?: number;
+    kin: KinshipAccumulator | null;
+    onChunk?: () => Promise<void>;
+    onProgress?: (done: number) => void;
+  },
 ): Promise<void> {
   let done = 0;
+  const start = opts.start ?? 0;
+  let boundary = (Math.floor(start / KINSHIP_CHUNK_SNPS) + 1) * KINSHIP_CHUNK_SNPS;
   for await (const block of geno.blocks({ start: opts.start, end: opts.end, blockSize: opts.blockSize ?? 256 })) {
     for (let r = 0; r < block.count; r++) {
-      const keep = qc.evaluate(block.indices[r], block.data, r * block.n, samples.analysed);
+      const snp = block.indices[r];
+      if (opts.onChunk && snp >= boundary) {
+        await opts.onChunk();
+        boundary = (Math.floor(snp / KINSHIP_CHUNK_SNPS) + 1) * KINSHIP_CHUNK_SNPS;
+      }
+      const keep = qc.evaluate(snp, block.data, r * block.n, samples.analysed);
       if (keep && opts.kin) await opts.kin.add(block.data, r * block.n);
     }
     done += block.count;
     opts.onProgress?.(done);
   }
+  await opts.onChunk?.();
 }

@@ -19,6 +19,7 @@ import type { Logger } from '../shared/log.js';
 import type { LinalgBackend } from '../shared/linalg/backend.js';
 import type { MlmConfig } from '../shared/methods/mlm.js';
 import { runEmbedded } from './embedded.js';
+import { CoordinatorStopped, reportStopped } from './run.js';
 
 export interface CommonArgs {
   bfile?: string;
@@ -173,7 +174,12 @@ export const mlmCommand: CommandModule<object, MlmCommandArgs> = {
     const { log, backend } = await setup(a);
     const cfg = mlmConfig(a, log, backend);
     if (a.workers !== undefined) {
-      await runEmbedded(cfg, { workers: a.workers, shardSize: a['shard-size'], backendPreference: a.backend, logFormat: a['log-format'] });
+      try {
+        await runEmbedded(cfg, { workers: a.workers, shardSize: a['shard-size'], backendPreference: a.backend, logFormat: a['log-format'] });
+      } catch (e) {
+        if (!(e instanceof CoordinatorStopped)) throw e;
+        reportStopped(e, a.out, log);
+      }
     } else {
       await runMlm(cfg);
     }

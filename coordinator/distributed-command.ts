@@ -3,13 +3,16 @@
  * prepares the job (QC, kinship, null model), serves it to workers until every shard is done, merges
  * `PREFIX.assoc.txt` (the bytes of `gwasgrid mlm`) and `PREFIX.log.txt`, and exits 0. Run again with the same
  * `--out` after a crash: finished shards in `PREFIX.shards/` are verified and skipped.
+ *
+ * SIGTERM or SIGINT: no more leases, the workers are told (they exit 0), `PREFIX.shards/` is kept, no
+ * `PREFIX.assoc.txt` is written; exit status 143 (SIGTERM) or 130 (SIGINT), with a log line saying how to resume.
  */
 import type { Argv, CommandModule } from 'yargs';
 import { UsageError } from '../shared/errors.js';
 import { resolveToken, TOKEN_ENV } from '../shared/protocol/auth.js';
 import { parseHostPort } from '../shared/protocol/rpc.js';
 import { mlmOptions, mlmConfig, setup, type MlmArgs } from './commands.js';
-import { DEFAULT_LEASE_TIMEOUT_MS, startCoordinator } from './run.js';
+import { CoordinatorStopped, DEFAULT_LEASE_TIMEOUT_MS, reportStopped, startCoordinator, stopOnSignals } from './run.js';
 
 interface CoordinatorArgs extends MlmArgs {
   method: 'mlm';
@@ -68,6 +71,14 @@ export const coordinatorCommand: CommandModule<object, CoordinatorArgs> = {
       leaseTimeoutMs: Math.round(a['lease-timeout'] * 1000),
       keepShards: a['keep-shards'],
     });
-    await coord.done;
+    const release = stopOnSignals(coord, log);
+    try {
+      await coord.done;
+    } catch (e) {
+      if (!(e instanceof CoordinatorStopped)) throw e;
+      reportStopped(e, a.out, log);
+    } finally {
+      release();
+    }
   },
 };

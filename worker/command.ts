@@ -1,7 +1,9 @@
 /**
- * `gwasgrid worker --coordinator HOST:PORT --token T`: joins a coordinator and scans the shards it leases until
- * the job is done (exit 0). Exits non-zero with the reason when the token is refused (6), the coordinator is
- * unreachable for `--timeout` seconds (6), or a shard cannot be computed here (the error's own code).
+ * `gwasgrid worker --coordinator HOST:PORT --token T`: joins a coordinator and computes what it leases (kinship
+ * chunks, then SNP shards) until the job is done (exit 0), or until the coordinator says it is stopping before
+ * the job is done (SIGTERM/SIGINT on the coordinator; also exit 0, with a log line). Exits non-zero with the
+ * reason when the token is refused (6), the coordinator is unreachable for `--timeout` seconds (6), or a shard
+ * cannot be computed here (the error's own code); 143/130 when the worker itself gets SIGTERM/SIGINT.
  */
 import type { Argv, CommandModule } from 'yargs';
 import { createLogger } from '../shared/log.js';
@@ -17,6 +19,7 @@ interface WorkerArgs {
   timeout: number;
   threads?: number;
   name?: string;
+  'genotypes-from-coordinator': boolean;
   'tls-cert'?: string;
   'tls-key'?: string;
   'tls-ca'?: string;
@@ -33,11 +36,25 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       .option('timeout', { type: 'number', default: 60, describe: 'give up after the coordinator is unreachable this many seconds', group: 'Worker:' })
       .option('threads', { type: 'number', describe: 'threads for the per-SNP tests (default: all cores, or $GWASGRID_THREADS)', group: 'Worker:' })
       .option('name', { type: 'string', describe: 'a name for the coordinator\'s log', group: 'Worker:' })
+      .option('genotypes-from-coordinator', {
+        type: 'boolean',
+        default: false,
+        describe:
+          'no shared filesystem: receive each leased range over gRPC from the coordinator (.bed bytes for PLINK input, float64 dosages otherwise, ' +
+          'with SNP metadata, QC and the analysed samples); the worker opens no input file',
+        group: 'Worker:',
+      })
       .option('tls-cert', { type: 'string', describe: 'client certificate (PEM) for mTLS', group: 'TLS:' })
       .option('tls-key', { type: 'string', describe: 'client key (PEM) for mTLS', group: 'TLS:' })
       .option('tls-ca', { type: 'string', describe: 'CA (PEM) that signed the coordinator\'s certificate: connect with TLS', group: 'TLS:' })
       .option('log-format', { choices: ['text', 'json'] as const, describe: 'log lines on stderr (default: text on a terminal, json otherwise)', group: 'Run:' })
-      .example('$0 worker --coordinator head:50051 --token "$T"', 'join and work until the job is done')
+      .example('$0 worker --coordinator head:50051 --token "$T"', 'join and work until the job is done (inputs on the shared filesystem)')
+      .example('$0 worker --coordinator head:50051 --token "$T" --genotypes-from-coordinator', 'a node without the input files')
+      .epilog(
+        'Exit status: 0 when the job is done, or when the coordinator was stopped (SIGTERM/SIGINT) before it was done ' +
+          '(restart the coordinator with the same --out to resume, then start workers again); 6 token refused, coordinator ' +
+          'unreachable past --timeout or a protocol mismatch; 143/130 when this worker gets SIGTERM/SIGINT (it leaves the job first).',
+      )
       .check((a) => {
         const args = a as unknown as WorkerArgs;
         try {
@@ -53,7 +70,9 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
     const log = createLogger({ json: a['log-format'] ? a['log-format'] === 'json' : undefined });
     const token = resolveToken(a.token);
     const stop = new AbortController();
+    let signalled: NodeJS.Signals | null = null;
     const onSignal = (sig: NodeJS.Signals) => {
+      signalled = sig;
       log.warn(`${sig}: leaving after the current step`);
       stop.abort();
     };
@@ -66,9 +85,10 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       timeoutMs: a.timeout * 1000,
       threads: a.threads ?? defaultThreads(),
       name: a.name,
+      genotypesFromCoordinator: a['genotypes-from-coordinator'],
       log,
       signal: stop.signal,
     });
-    if (stop.signal.aborted) process.exitCode = 143;
+    if (stop.signal.aborted) process.exitCode = signalled === 'SIGINT' ? 130 : 143;
   },
 };

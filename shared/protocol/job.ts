@@ -5,6 +5,9 @@
  * paths (absolute), QC, test mode, backend preference, block size, the genotype and sample counts, the analysed
  * samples, the null-model hash and the shard layout. Shards written to disk are tagged with it, so a restarted
  * coordinator only reuses shards of the very same job, and a worker's results are accepted only for its job.
+ *
+ * The kinship phase is a job of its own (no null model yet; `kinship` names the --gk mode, the chunk size and
+ * the hash of the coordinator's QC mask), with its own id; the scan job that follows has another.
  */
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
@@ -12,6 +15,7 @@ import type { InputSpec } from '../methods/inputs.js';
 import type { QcOptions } from '../genotype/qc.js';
 import type { LmmMode } from '../lmm/scan.js';
 import type { BackendPreference } from '../linalg/select.js';
+import { KINSHIP_CHUNK_SNPS, type KinshipMode } from '../kinship/kinship.js';
 import { DistributedError } from '../errors.js';
 import { NULL_MODEL_FORMAT } from './null-model-codec.js';
 import { NULL_MODEL_VERSION } from '../lmm/null.js';
@@ -22,6 +26,15 @@ export interface NullModelRef {
   sizeBytes: number;
   formatVersion: number;
   modelVersion: number;
+}
+
+export interface KinshipPhaseSpec {
+  /** --gk. */
+  mode: KinshipMode;
+  /** SNP indices per kinship chunk (KINSHIP_CHUNK_SNPS). */
+  chunkSize: number;
+  /** sha256 (hex) of the QC mask, one byte per SNP. */
+  maskSha256: string;
 }
 
 export interface JobDescription {
@@ -35,9 +48,14 @@ export interface JobDescription {
   totalSnps: number;
   analysedSamples: number;
   samplesSha256: string;
-  nullModel: NullModelRef;
-  /** SNP indices per shard (the last one may be shorter). */
+  /** Samples in the genotype file. */
+  totalSamples: number;
+  /** The scan phase's null model (absent in the kinship phase). */
+  nullModel?: NullModelRef;
+  /** SNP indices per shard (the last one may be shorter); the kinship phase's chunk size in that phase. */
   shardSize: number;
+  /** Set in the kinship phase. */
+  kinship?: KinshipPhaseSpec;
 }
 
 /** Input paths made absolute (workers may start elsewhere on the shared filesystem). */
@@ -105,7 +123,14 @@ export function toJobSpec(d: JobDescription): pb.JobSpec {
     samplesSha256: d.samplesSha256,
     blockSize: d.blockSize,
     shardSize: d.shardSize,
+    totalSamples: d.totalSamples,
+    kinship: d.kinship,
   });
+}
+
+/** sha256 (hex) of a QC mask. */
+export function maskFingerprint(mask: Uint8Array): string {
+  return createHash('sha256').update(mask).digest('hex');
 }
 
 /** Reads a received spec back, checking what this build can run; the id is recomputed and must match. */
@@ -114,9 +139,12 @@ export function fromJobSpec(s: pb.JobSpec): { id: string; job: JobDescription } 
     new DistributedError('PROTOCOL', `job spec from the coordinator: ${why}`, { hint: 'run the same gwasgrid version on the coordinator and the workers' });
   if (s.method !== 'mlm') throw bad(`method "${s.method}" is not supported by this worker`);
   if (![1, 2, 3, 4].includes(s.lmm)) throw bad(`lmm mode ${s.lmm}`);
-  if (!s.input || !s.qc || !s.nullModel) throw bad('incomplete');
-  if (s.nullModel.formatVersion !== NULL_MODEL_FORMAT || s.nullModel.modelVersion !== NULL_MODEL_VERSION) {
+  if (!s.input || !s.qc || (!s.nullModel && !s.kinship)) throw bad('incomplete');
+  if (s.nullModel && (s.nullModel.formatVersion !== NULL_MODEL_FORMAT || s.nullModel.modelVersion !== NULL_MODEL_VERSION)) {
     throw bad(`null model format ${s.nullModel.formatVersion}/version ${s.nullModel.modelVersion}, this build reads ${NULL_MODEL_FORMAT}/${NULL_MODEL_VERSION}`);
+  }
+  if (s.kinship && (![1, 2].includes(s.kinship.mode) || s.kinship.chunkSize !== KINSHIP_CHUNK_SNPS)) {
+    throw bad(`kinship mode ${s.kinship.mode} in chunks of ${s.kinship.chunkSize} SNPs (this build: chunks of ${KINSHIP_CHUNK_SNPS})`);
   }
   const i = s.input;
   const job: JobDescription = {
@@ -129,8 +157,10 @@ export function fromJobSpec(s: pb.JobSpec): { id: string; job: JobDescription } 
     totalSnps: s.totalSnps,
     analysedSamples: s.analysedSamples,
     samplesSha256: s.samplesSha256,
-    nullModel: { ...s.nullModel },
+    totalSamples: s.totalSamples,
+    nullModel: s.nullModel ? { ...s.nullModel } : undefined,
     shardSize: s.shardSize,
+    kinship: s.kinship ? { mode: s.kinship.mode as KinshipMode, chunkSize: s.kinship.chunkSize, maskSha256: s.kinship.maskSha256 } : undefined,
   };
   const id = jobId(job);
   if (id !== s.jobId) throw bad(`its id ${s.jobId.slice(0, 12)}… does not match its content (${id.slice(0, 12)}…)`);

@@ -133,6 +133,7 @@ export async function startCoordinator(cfg: CoordinatorConfig): Promise<RunningC
         log.info('kinship phase: serving kinship chunks', { event: 'kinship-ready' });
         kinship = await serveKinship(kjob, ctx, { log, leaseTimeoutMs: cfg.leaseTimeoutMs, aborted: () => aborted });
         service = preparing;
+        kjob.scheduler.retire('the kinship phase is over: join again for the scan');
         sched = null;
         const t = performance.now();
         K = await unlessStopped(foldKinship(kjob, inputs.geno.nSamples));

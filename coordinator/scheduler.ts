@@ -102,6 +102,7 @@ export class Scheduler {
   private doneSnps = 0;
   private jobDone = false;
   private stopReason: string | null = null;
+  private retiredWhy: string | null = null;
   /** Set when a shard failed too often: the job cannot finish. */
   failure: GwasError | null = null;
 
@@ -195,6 +196,15 @@ export class Scheduler {
     this.emit();
   }
 
+  /**
+   * The phase is over (e.g. every kinship chunk is done and the coordinator moves on to the scan): from now on,
+   * lease requests and heartbeats answer "join again" ({@link RejoinRequired}), and waiting long-polls wake up.
+   */
+  retire(why: string): void {
+    this.retiredWhy = why;
+    this.emit();
+  }
+
   /** Marks the worker as told (it joined and was answered "stopping"). */
   told(workerId: string): void {
     const w = this.workers.get(workerId);
@@ -228,6 +238,7 @@ export class Scheduler {
    * stopping, or null when every unfinished shard is leased or being committed (ask again later).
    */
   lease(workerId: string): Lease | 'done' | 'stopping' | null {
+    if (this.retiredWhy !== null) throw new RejoinRequired(this.retiredWhy);
     this.touch(workerId);
     this.sweep();
     if (this.jobDone) {
@@ -261,6 +272,7 @@ export class Scheduler {
    * the coordinator is stopping).
    */
   heartbeat(workerId: string, leaseIds: string[]): { revoked: string[]; jobDone: boolean; coordinatorStopping: boolean } {
+    if (this.retiredWhy !== null) throw new RejoinRequired(this.retiredWhy);
     this.touch(workerId);
     const stopping = this.stopReason !== null && !this.jobDone;
     const revoked: string[] = [];

@@ -67,6 +67,16 @@ describe('Scheduler', () => {
     expect(s.done).toBe(1);
   });
 
+  it('retire(): the phase is over, leases and heartbeats answer "join again"', async () => {
+    const { s } = setup(1);
+    const a = s.register('a');
+    const woke = s.changed(10_000);
+    s.retire('the kinship phase is over: join again for the scan');
+    await woke; // long-polls wake up at once
+    expect(() => s.lease(a)).toThrow(RejoinRequired);
+    expect(() => s.heartbeat(a, [])).toThrow(/kinship phase is over/);
+  });
+
   it('heartbeats keep a lease; without them it expires and goes out again as the next attempt', () => {
     const { s, tick, log } = setup(1, 1000);
     const a = s.register('a');

@@ -57,7 +57,13 @@ export const coordinatorCommand: CommandModule<object, CoordinatorArgs> = {
         if (!(args['lease-timeout'] > 0)) throw new UsageError('--lease-timeout must be > 0 seconds');
         return true;
       })
-      .example('$0 coordinator --bfile data/mouse --pheno-col 1 --listen 0.0.0.0:50051 --token "$T" --out out/cd8', 'then start workers') as unknown as Argv<CoordinatorArgs>,
+      .example('$0 coordinator --bfile data/mouse --pheno-col 1 --listen 0.0.0.0:50051 --token "$T" --out out/cd8', 'then start workers')
+      .epilog(
+        'Phases: QC; the kinship phase (unless --kinship FILE): workers compute partial sums over fixed chunks of 8192 SNP indices, ' +
+          'added here in chunk order (the bytes of gwasgrid mlm); the null model; the scan shards; the merge. Finished kinship partials ' +
+          'and shards are kept in PREFIX.shards/: running the same command again resumes. SIGTERM/SIGINT: no more leases, workers are told ' +
+          '(they exit 0), PREFIX.shards/ is kept, no PREFIX.assoc.txt is written; exit 143 (SIGTERM) or 130 (SIGINT). A second signal exits at once.',
+      ) as unknown as Argv<CoordinatorArgs>,
   handler: async (a) => {
     const token = resolveToken(a.token);
     const { log, backend } = await setup(a);

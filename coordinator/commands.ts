@@ -179,6 +179,7 @@ export const mlmCommand: CommandModule<object, MlmCommandArgs> = {
       } catch (e) {
         if (!(e instanceof CoordinatorStopped)) throw e;
         reportStopped(e, a.out, log);
+        process.exit(e.exitCode);
       }
     } else {
       await runMlm(cfg);

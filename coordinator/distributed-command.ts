@@ -83,6 +83,8 @@ export const coordinatorCommand: CommandModule<object, CoordinatorArgs> = {
     } catch (e) {
       if (!(e instanceof CoordinatorStopped)) throw e;
       reportStopped(e, a.out, log);
+      // Work still running in the background (e.g. an eigendecomposition interrupted by the signal) is abandoned.
+      process.exit(e.exitCode);
     } finally {
       release();
     }

@@ -181,7 +181,8 @@ describe('distributed MLM over gRPC (real processes)', () => {
 
   it('SIGTERM on the coordinator mid-scan: exit 143, workers exit 0, shards kept, no output; the restart resumes, same bytes', async () => {
     const out = join(tempDir('dist-term'), 'cd8');
-    const c1 = coordinator(MOUSE_K, out, ['--shard-size', '500']);
+    // A short lease timeout: heartbeats every 2 s, so the workers hear of the stop quickly.
+    const c1 = coordinator(MOUSE_K, out, ['--shard-size', '500', '--lease-timeout', '6']);
     const port = await listening(c1);
     const ws = [worker(port), worker(port)];
     await c1.waitFor(() => c1.events('finished').filter((r) => r.shard!.startsWith('shard-')).length >= 4, '4 finished shards');

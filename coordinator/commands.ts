@@ -23,6 +23,7 @@ import type { LinalgBackend } from '../shared/linalg/backend.js';
 import type { MlmConfig, TraitSelection } from '../shared/methods/mlm.js';
 import { runEmbedded } from './embedded.js';
 import { writePlots } from '../shared/results/plot/index.js';
+import { CoordinatorStopped, reportStopped } from './run.js';
 
 /** The genotype-source flags (every command that reads genotypes). */
 export interface GenotypeArgs {
@@ -289,6 +290,10 @@ export function distributedSupported(a: MlmArgs, how: string): void {
   if (parseTraits(a).traits) {
     throw new UsageError(`${how}: distributed runs analyse one trait`, 'run one trait per job, or several traits without --workers');
   }
+  if (a.mind !== undefined) {
+    // The kinship phase computes partial sums over all genotype samples; sample QC is not wired into it yet.
+    throw new UsageError(`${how}: --mind is not supported in distributed runs yet`, 'remove the samples first (e.g. plink2 --mind … --make-bed), or run without --workers');
+  }
   const formats = parseFormats(a.format);
   if (formats.length !== 1 || formats[0] !== 'gemma') {
     throw new UsageError(`${how}: distributed runs write the GEMMA .assoc.txt only`, 'leave out --format, or run without --workers');
@@ -343,7 +348,13 @@ export const mlmCommand: CommandModule<object, MlmCommandArgs> = {
     const { log, backend } = await setup(a);
     const cfg = mlmConfig(a, log, backend);
     if (a.workers !== undefined) {
-      await runEmbedded(cfg, { workers: a.workers, shardSize: a['shard-size'], backendPreference: a.backend, logFormat: a['log-format'] });
+      try {
+        await runEmbedded(cfg, { workers: a.workers, shardSize: a['shard-size'], backendPreference: a.backend, logFormat: a['log-format'] });
+      } catch (e) {
+        if (!(e instanceof CoordinatorStopped)) throw e;
+        reportStopped(e, a.out, log);
+        process.exit(e.exitCode);
+      }
       if (a.plot) await writePlots(`${a.out}.assoc.txt`, a.out, { log });
     } else {
       const res = await runMlm(cfg);

@@ -8,6 +8,8 @@
  * --out PREFIX`: workers join over gRPC as for MLM and learn the NATS server; the rounds go over NATS
  * (coordinator/farm-run.ts). The analysis flags (and their defaults) follow `--method`, so
  * `gwasgrid coordinator --method farmcpu --help` lists FarmCPU's.
+ * SIGTERM or SIGINT: no more leases, the workers are told (they exit 0), `PREFIX.shards/` is kept, no
+ * `PREFIX.assoc.txt` is written; exit status 143 (SIGTERM) or 130 (SIGINT), with a log line saying how to resume.
  */
 import type { Argv, CommandModule } from 'yargs';
 import { UsageError } from '../shared/errors.js';
@@ -15,7 +17,7 @@ import { resolveToken, TOKEN_ENV } from '../shared/protocol/auth.js';
 import { parseHostPort } from '../shared/protocol/rpc.js';
 import { hideBin } from 'yargs/helpers';
 import { mlmOptions, mlmConfig, setup, distributedSupported, type MlmArgs } from './commands.js';
-import { DEFAULT_LEASE_TIMEOUT_MS, startCoordinator } from './run.js';
+import { CoordinatorStopped, DEFAULT_LEASE_TIMEOUT_MS, reportStopped, startCoordinator, stopOnSignals } from './run.js';
 import { femOptions, femSpec, farmcpuOptions, farmCpuSettings, type FarmCpuArgs } from './fem-commands.js';
 import {
   DEFAULT_NATS_LEASE_TIMEOUT_MS,
@@ -194,7 +196,10 @@ export const coordinatorCommand: CommandModule<object, CoordinatorArgs> = {
         'FarmCPU: rounds over NATS',
       )
       .epilog(
-        'Writes PREFIX.assoc.txt (same bytes as gwasgrid mlm) and PREFIX.log.txt when every shard is done, then exits 0. Exit codes: 2 usage, 3 input, 4 numeric, 5 memory limit, 6 distributed failure.',
+        'Phases: QC; the kinship phase (unless --kinship FILE): workers compute partial sums over fixed chunks of 8192 SNP indices, ' +
+          'added here in chunk order (the bytes of gwasgrid mlm); the null model; the scan shards; the merge. Finished kinship partials ' +
+          'and shards are kept in PREFIX.shards/: running the same command again resumes. SIGTERM/SIGINT: no more leases, workers are told ' +
+          '(they exit 0), PREFIX.shards/ is kept, no PREFIX.assoc.txt is written; exit 143 (SIGTERM) or 130 (SIGINT). A second signal exits at once.',
       ) as unknown as Argv<CoordinatorArgs>;
   },
   handler: async (a) => {
@@ -239,7 +244,17 @@ export const coordinatorCommand: CommandModule<object, CoordinatorArgs> = {
       leaseTimeoutMs: Math.round(a['lease-timeout'] * 1000),
       keepShards: a['keep-shards'],
     });
-    await coord.done;
+    const release = stopOnSignals(coord, log);
+    try {
+      await coord.done;
+    } catch (e) {
+      if (!(e instanceof CoordinatorStopped)) throw e;
+      reportStopped(e, a.out, log);
+      // Work still running in the background (e.g. an eigendecomposition interrupted by the signal) is abandoned.
+      process.exit(e.exitCode);
+    } finally {
+      release();
+    }
     // The job is merged and the server stopped. Exit now: a worker behind a dead link (no FIN, no RST) leaves a
     // half-open connection that would otherwise keep this process alive for the kernel's TCP timeouts
     // (test/integration/netns.test.ts cuts a worker's link and checks that the coordinator exits).

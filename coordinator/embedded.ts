@@ -3,7 +3,8 @@
  * loopback port with a fresh random token, and N child processes of this same CLI run `gwasgrid worker` against
  * it (token passed in the environment, threads split between them), started at once so that their start-up
  * overlaps the coordinator's preparation of the job. Same code as a cluster run: nothing here
- * scans. The job fails if every worker process dies before it is done.
+ * scans. The job fails if every worker process dies before it is done. Ctrl-C (SIGINT) or SIGTERM stops it as it
+ * stops `gwasgrid coordinator` (shards kept in `PREFIX.shards/`; the same command resumes).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -13,7 +14,7 @@ import type { MlmConfig } from '../shared/methods/mlm.js';
 import type { BackendPreference } from '../shared/linalg/select.js';
 import { DistributedError } from '../shared/errors.js';
 import { TOKEN_ENV } from '../shared/protocol/auth.js';
-import { DEFAULT_LEASE_TIMEOUT_MS, startCoordinator, type CoordinatorSummary } from './run.js';
+import { DEFAULT_LEASE_TIMEOUT_MS, startCoordinator, stopOnSignals, type CoordinatorSummary } from './run.js';
 
 export interface EmbeddedOptions {
   workers: number;
@@ -59,9 +60,11 @@ export async function runEmbedded(mlm: MlmConfig, o: EmbeddedOptions): Promise<C
     });
     children.push(child);
   }
+  const release = stopOnSignals(coord, log);
   try {
     return await coord.done;
   } finally {
+    release();
     finished = true;
     await Promise.all(children.map((c) => exited(c, 5000)));
   }

@@ -109,6 +109,12 @@ function natsJobService(spec: pb.JobSpec, heartbeatMs: number, log: Logger): Coo
       cb(toStatus(notHere()));
     },
     reportFailure: refuse,
+    submitKinship: (call, cb) => {
+      call.on('data', () => {});
+      call.on('error', () => {});
+      cb(toStatus(notHere()));
+    },
+    fetchGenotypes: (call) => call.emit('error', toStatus(notHere())),
     leave: (_call, cb) => cb(null, pb.LeaveReply.create({})),
   };
 }

@@ -2,8 +2,9 @@
  * Shard scheduling for a distributed scan: which worker computes which shard, and until when. Pure state and
  * a clock: no sockets, no files (the gRPC handlers in server.ts and the disk store call into it).
  *
- * Shards are contiguous ranges of SNP indices, `shard-00012` = [12·size, 13·size). A shard is pending, leased,
- * committing (its result is being written) or done.
+ * Shards are contiguous ranges of SNP indices, `shard-00012` = [12·size, 13·size) (in the kinship phase, the
+ * same scheduler hands out kinship chunks, `kinship-00003`). A shard is pending, leased, committing (its result is
+ * being written) or done.
  *
  * Lease semantics:
  * - A worker pulls a lease for the lowest pending shard. The lease `shard-00012#2` is attempt 2 of that shard;
@@ -17,6 +18,8 @@
  *   same job, gives the same bytes. Any later result for a done (or committing) shard is a duplicate.
  * - A worker reporting a failure releases its lease at once. A shard that fails `maxFailures` times with a
  *   non-retryable error fails the job.
+ * - {@link Scheduler.stop} (SIGTERM/SIGINT on the coordinator): no more leases; every heartbeat revokes the
+ *   worker's leases and says the coordinator is stopping; shards done so far stay done.
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../shared/log.js';
@@ -34,19 +37,22 @@ export interface ShardSpec {
   expected: number;
 }
 
-export function shardName(index: number): string {
-  return `shard-${String(index).padStart(5, '0')}`;
+export function shardName(index: number, prefix = 'shard'): string {
+  return `${prefix}-${String(index).padStart(5, '0')}`;
 }
 
-/** Splits [0, total) into shards of `size` SNP indices; `mask` (QC keep flags) gives each shard's line count. */
-export function planShards(total: number, size: number, mask: Uint8Array): ShardSpec[] {
+/**
+ * Splits [0, total) into shards of `size` SNP indices; `mask` (QC keep flags) gives each shard's line count.
+ * Names are `PREFIX-00012` (`shard-…` for scan shards, `kinship-…` for kinship chunks).
+ */
+export function planShards(total: number, size: number, mask: Uint8Array, prefix = 'shard'): ShardSpec[] {
   if (!(Number.isInteger(size) && size > 0)) throw new RangeError(`shard size must be a whole number ≥ 1, not ${size}`);
   const shards: ShardSpec[] = [];
   for (let start = 0, index = 0; start < total; start += size, index++) {
     const end = Math.min(total, start + size);
     let expected = 0;
     for (let i = start; i < end; i++) expected += mask[i] ? 1 : 0;
-    shards.push({ index, name: shardName(index), start, end, expected });
+    shards.push({ index, name: shardName(index, prefix), start, end, expected });
   }
   return shards;
 }
@@ -95,6 +101,8 @@ export class Scheduler {
   private doneCount = 0;
   private doneSnps = 0;
   private jobDone = false;
+  private stopReason: string | null = null;
+  private retiredWhy: string | null = null;
   /** Set when a shard failed too often: the job cannot finish. */
   failure: GwasError | null = null;
 
@@ -123,6 +131,10 @@ export class Scheduler {
   /** Whether workers are being told the job is done. */
   get finished(): boolean {
     return this.jobDone;
+  }
+  /** Why the coordinator is stopping before the job is done (null while it is not). */
+  get stopping(): string | null {
+    return this.stopReason;
   }
 
   /** Calls `fn` after every change of shard state (for long-polls and the coordinator's main loop). */
@@ -173,6 +185,32 @@ export class Scheduler {
     this.emit();
   }
 
+  /**
+   * The coordinator is stopping before the job is done: from now on, lease requests answer `'stopping'` and
+   * heartbeats revoke every lease. Shards already done stay done; leased ones are simply abandoned.
+   */
+  stop(reason: string): void {
+    if (this.stopReason !== null || this.jobDone) return;
+    this.stopReason = reason;
+    for (const w of this.workers.values()) w.told = false;
+    this.emit();
+  }
+
+  /**
+   * The phase is over (e.g. every kinship chunk is done and the coordinator moves on to the scan): from now on,
+   * lease requests and heartbeats answer "join again" ({@link RejoinRequired}), and waiting long-polls wake up.
+   */
+  retire(why: string): void {
+    this.retiredWhy = why;
+    this.emit();
+  }
+
+  /** Marks the worker as told (it joined and was answered "stopping"). */
+  told(workerId: string): void {
+    const w = this.workers.get(workerId);
+    if (w) w.told = true;
+  }
+
   register(label: string): string {
     const id = `w${++this.seq}-${this.session}`;
     this.workers.set(id, { id, label, lastSeen: this.now(), lost: false, leases: new Set(), told: false, shardsDone: 0 });
@@ -196,15 +234,20 @@ export class Scheduler {
   }
 
   /**
-   * A lease for the lowest pending shard, `'done'` when the job is done, or null when every unfinished shard is
-   * leased or being committed (ask again later).
+   * A lease for the lowest pending shard, `'done'` when the job is done, `'stopping'` when the coordinator is
+   * stopping, or null when every unfinished shard is leased or being committed (ask again later).
    */
-  lease(workerId: string): Lease | 'done' | null {
+  lease(workerId: string): Lease | 'done' | 'stopping' | null {
+    if (this.retiredWhy !== null) throw new RejoinRequired(this.retiredWhy);
     this.touch(workerId);
     this.sweep();
     if (this.jobDone) {
       this.workers.get(workerId)!.told = true;
       return 'done';
+    }
+    if (this.stopReason !== null) {
+      this.workers.get(workerId)!.told = true;
+      return 'stopping';
     }
     if (this.failure) return null;
     const index = this.state.findIndex((s) => s.state === 'pending');
@@ -224,19 +267,32 @@ export class Scheduler {
     return lease;
   }
 
-  /** Extends the worker's valid leases among `leaseIds`; returns the ones it no longer holds. */
-  heartbeat(workerId: string, leaseIds: string[]): { revoked: string[]; jobDone: boolean } {
+  /**
+   * Extends the worker's valid leases among `leaseIds`; returns the ones it no longer holds (all of them when
+   * the coordinator is stopping).
+   */
+  heartbeat(workerId: string, leaseIds: string[]): { revoked: string[]; jobDone: boolean; coordinatorStopping: boolean } {
+    if (this.retiredWhy !== null) throw new RejoinRequired(this.retiredWhy);
     this.touch(workerId);
+    const stopping = this.stopReason !== null && !this.jobDone;
     const revoked: string[] = [];
     for (const id of leaseIds) {
-      const lease = this.leases.get(id);
-      const s = lease && this.state[lease.shard.index];
-      if (lease && lease.worker === workerId && s?.state === 'leased' && s.lease === lease) {
-        lease.deadline = this.now() + this.opts.leaseTimeoutMs;
-      } else revoked.push(id);
+      if (stopping) {
+        revoked.push(id);
+        continue;
+      }
+      if (this.validLease(workerId, id)) this.leases.get(id)!.deadline = this.now() + this.opts.leaseTimeoutMs;
+      else revoked.push(id);
     }
-    if (this.jobDone) this.workers.get(workerId)!.told = true;
-    return { revoked, jobDone: this.jobDone };
+    if (this.jobDone || stopping) this.workers.get(workerId)!.told = true;
+    return { revoked, jobDone: this.jobDone, coordinatorStopping: stopping };
+  }
+
+  /** The lease `leaseId` if it is current (not expired, not done) and held by `workerId`; else null. */
+  validLease(workerId: string, leaseId: string): Lease | null {
+    const lease = this.leases.get(leaseId);
+    const s = lease && this.state[lease.shard.index];
+    return lease && lease.worker === workerId && s?.state === 'leased' && s.lease === lease ? lease : null;
   }
 
   /**

@@ -11,7 +11,11 @@ import { createHash } from 'node:crypto';
 import { Server, type ServerCredentials, type ServerUnaryCall, type sendUnaryData, type ServerWritableStream, type ServerReadableStream } from '@grpc/grpc-js';
 import { pb, CoordinatorService, type CoordinatorServer, PROTOCOL_VERSION, CHUNK_BYTES, SERVER_OPTIONS } from '../shared/protocol/rpc.js';
 import { requireToken } from '../shared/protocol/auth.js';
-import { RejoinRequired, toStatus } from '../shared/protocol/status.js';
+import { LeaseInvalid, RejoinRequired, toStatus } from '../shared/protocol/status.js';
+import { encodeGenotypesHeader, type RangeQc } from '../shared/protocol/genotypes-codec.js';
+import { rowChunks } from '../shared/genotype/rows.js';
+import type { GenotypeSource } from '../shared/genotype/types.js';
+import { upperLength } from '../shared/kinship/kinship.js';
 import { DistributedError, GwasError, UsageError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { Scheduler } from './scheduler.js';
@@ -20,8 +24,23 @@ import type { ShardStore } from './shard-store.js';
 export interface ServedJob {
   jobId: string;
   spec: pb.JobSpec;
-  /** The encoded null model and its sha256. */
-  model: { bytes: Buffer; sha256: string };
+  /** Scan phase: the encoded null model and its sha256. */
+  model?: { bytes: Buffer; sha256: string };
+  /** Kinship phase: the genotype samples n (a partial sum has n(n+1)/2 float64 entries). */
+  kinshipSamples?: number;
+}
+
+/** What FetchGenotypes serves: the coordinator's open genotype file, its QC and the analysed samples. */
+export interface GenotypeFeed {
+  geno: GenotypeSource;
+  qc: RangeQc;
+  analysed: Int32Array;
+}
+
+export interface Transfer {
+  worker: string;
+  bytes: number;
+  seconds: number;
 }
 
 export interface ServiceContext {
@@ -34,7 +53,12 @@ export interface ServiceContext {
   /** Longest a Lease call waits for a free shard before answering `wait`. */
   longPollMs: number;
   /** Null-model broadcasts, for the summary: bytes and seconds per transfer. */
-  broadcasts: Array<{ worker: string; bytes: number; seconds: number }>;
+  broadcasts: Transfer[];
+  /** Kinship phase: partial sums received (bytes and seconds from header to trailer). */
+  kinshipTransfers?: Transfer[];
+  /** Genotype rows served to workers with --genotypes-from-coordinator (absent: FetchGenotypes is refused). */
+  genotypes?: GenotypeFeed;
+  genotypeTransfers?: Transfer[];
 }
 
 /** Largest accepted shard result per expected line (a formatted line is about 150 bytes). */
@@ -51,6 +75,7 @@ function unary<Req, Res>(fn: (req: Req, call: ServerUnaryCall<Req, Res>) => Prom
 
 export function coordinatorService(ctx: ServiceContext): CoordinatorServer {
   const { job, scheduler: sched, log } = ctx;
+  const phase = job.model ? 'scan' : 'kinship';
   const checkJob = (id: string) => {
     if (id !== job.jobId) throw new RejoinRequired('this coordinator runs another job: join again');
   };
@@ -62,6 +87,7 @@ export function coordinatorService(ctx: ServiceContext): CoordinatorServer {
           hint: 'run the same gwasgrid version on the coordinator and the workers',
         });
       }
+      if (sched.stopping) return pb.JoinReply.create({ coordinatorStopping: true });
       const i = req.info;
       const label = `${i?.name ? `${i.name}, ` : ''}${i?.host ?? '?'} pid ${i?.pid ?? '?'}, ${i?.threads ?? '?'} thread(s), from ${call.getPeer()}`;
       const workerId = sched.register(label);
@@ -72,12 +98,13 @@ export function coordinatorService(ctx: ServiceContext): CoordinatorServer {
       const { workerId, sha256 } = call.request;
       try {
         sched.touch(workerId);
+        if (!job.model) throw new RejoinRequired('no null model yet (kinship phase): join again');
         if (sha256 !== job.model.sha256) throw new DistributedError('PROTOCOL', `no null model ${sha256.slice(0, 12)}… here (this job's is ${job.model.sha256.slice(0, 12)}…)`);
       } catch (e) {
         call.emit('error', toStatus(e));
         return;
       }
-      void streamModel(call, workerId);
+      void streamModel(call, workerId, job.model);
     },
 
     lease: unary(async (req: pb.LeaseRequest, call) => {
@@ -88,6 +115,7 @@ export function coordinatorService(ctx: ServiceContext): CoordinatorServer {
         if (call.cancelled) return pb.LeaseReply.create({ wait: { retryAfterMs: 0 } });
         const r = sched.lease(req.workerId);
         if (r === 'done') return pb.LeaseReply.create({ done: {} });
+        if (r === 'stopping') return pb.LeaseReply.create({ stopping: { reason: sched.stopping ?? '' } });
         if (r) {
           const s = r.shard;
           return pb.LeaseReply.create({
@@ -102,44 +130,43 @@ export function coordinatorService(ctx: ServiceContext): CoordinatorServer {
 
     heartbeat: unary(async (req: pb.HeartbeatRequest) => pb.HeartbeatReply.create(sched.heartbeat(req.workerId, req.leaseIds))),
 
-    submitShard: (call: ServerReadableStream<pb.ShardChunk, pb.SubmitReply>, cb: sendUnaryData<pb.SubmitReply>) => {
-      let header: pb.ShardHeader | undefined;
-      let trailer: pb.ShardTrailer | undefined;
-      const parts: Buffer[] = [];
-      let size = 0;
-      let failed: unknown = null;
-      const protocol = (why: string) => new DistributedError('PROTOCOL', `shard result: ${why}`);
-      call.on('data', (m: pb.ShardChunk) => {
-        if (failed) return;
-        try {
-          if (m.header) {
-            if (header) throw protocol('two headers');
-            header = m.header;
-            sched.touch(header.workerId);
-            checkJob(header.jobId);
-            const s = sched.shards[header.index];
-            if (!s || s.start !== header.start || s.end !== header.end) throw protocol(`no shard ${header.index} [${header.start}, ${header.end}) in this job`);
-          } else if (m.lines) {
-            if (!header || trailer) throw protocol('lines outside header … trailer');
-            size += m.lines.length;
-            if (size > MAX_BYTES_PER_LINE * Math.max(1, sched.shards[header.index].expected)) throw protocol('too large');
-            parts.push(m.lines);
-          } else if (m.trailer) {
-            if (!header || trailer) throw protocol('trailer without header, or twice');
-            trailer = m.trailer;
-          }
-        } catch (e) {
-          failed = e;
-        }
-      });
-      call.on('error', () => {});
-      call.on('end', () => {
-        if (failed) return cb(toStatus(failed));
-        if (!header || !trailer) return cb(toStatus(protocol('incomplete (no header or no trailer)')));
-        commit(ctx, header, Buffer.concat(parts), trailer).then(
-          (r) => cb(null, r),
-          (e) => cb(toStatus(e)),
-        );
+    submitShard: receive<pb.ShardChunk, pb.ShardHeader, pb.ShardTrailer>(
+      ctx,
+      (m) => ({ header: m.header, data: m.lines, trailer: m.trailer }),
+      (h) => {
+        if (phase !== 'scan') throw new DistributedError('PROTOCOL', 'shard result in the kinship phase');
+        return MAX_BYTES_PER_LINE * Math.max(1, sched.shards[h.index].expected);
+      },
+      (h, data, t) => commit(ctx, h, data, t),
+    ),
+
+    submitKinship: receive<pb.KinshipChunk, pb.KinshipHeader, pb.KinshipTrailer>(
+      ctx,
+      (m) => ({ header: m.header, data: m.data, trailer: m.trailer }),
+      (h) => {
+        if (phase !== 'kinship') throw new DistributedError('PROTOCOL', 'kinship partial in the scan phase');
+        if (h.samples !== job.kinshipSamples) throw new DistributedError('PROTOCOL', `kinship partial for ${h.samples} samples, the genotype file has ${job.kinshipSamples}`);
+        return 8 * upperLength(h.samples);
+      },
+      (h, data, t, seconds) => commitKinship(ctx, h, data, t, seconds),
+    ),
+
+    fetchGenotypes: (call: ServerWritableStream<pb.GenotypesRequest, pb.GenotypesChunk>) => {
+      const { workerId, jobId, leaseId } = call.request;
+      let lease;
+      try {
+        sched.touch(workerId);
+        checkJob(jobId);
+        if (!ctx.genotypes) throw new DistributedError('PROTOCOL', 'this coordinator does not serve genotypes');
+        lease = sched.validLease(workerId, leaseId);
+        if (!lease) throw new LeaseInvalid(`lease ${leaseId} is not a current lease of worker ${workerId}`);
+      } catch (e) {
+        call.emit('error', toStatus(e));
+        return;
+      }
+      void streamGenotypes(call, workerId, ctx.genotypes, lease.shard).catch((e: unknown) => {
+        log.warn(`genotypes of ${lease.shard.name} for worker ${workerId}: ${(e as Error).message}`);
+        call.emit('error', toStatus(e));
       });
     },
 
@@ -156,26 +183,18 @@ export function coordinatorService(ctx: ServiceContext): CoordinatorServer {
   };
 
   /** Streams the encoded model in CHUNK_BYTES pieces, waiting for the transport to drain. */
-  async function streamModel(call: ServerWritableStream<pb.FetchNullModelRequest, pb.NullModelChunk>, workerId: string): Promise<void> {
-    const bytes = job.model.bytes;
+  async function streamModel(
+    call: ServerWritableStream<pb.FetchNullModelRequest, pb.NullModelChunk>,
+    workerId: string,
+    model: { bytes: Buffer },
+  ): Promise<void> {
+    const bytes = model.bytes;
     const t0 = performance.now();
-    let gone = false;
-    call.on('cancelled', () => (gone = true));
-    for (let off = 0; off < bytes.length && !gone; off += CHUNK_BYTES) {
-      const ok = call.write(pb.NullModelChunk.create({ offset: off, data: bytes.subarray(off, off + CHUNK_BYTES) }));
-      if (!ok) {
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            call.off('drain', done);
-            call.off('cancelled', done);
-            resolve();
-          };
-          call.on('drain', done);
-          call.on('cancelled', done);
-        });
-      }
+    const out = writer(call);
+    for (let off = 0; off < bytes.length && !out.gone(); off += CHUNK_BYTES) {
+      await out.write(pb.NullModelChunk.create({ offset: off, data: bytes.subarray(off, off + CHUNK_BYTES) }));
     }
-    if (gone) {
+    if (out.gone()) {
       log.warn(`null model transfer to worker ${workerId} cancelled`);
       return;
     }
@@ -190,27 +209,143 @@ export function coordinatorService(ctx: ServiceContext): CoordinatorServer {
       seconds,
     });
   }
+
+  /** Header (metadata, QC, analysed samples), the range's QC-passing rows in ≤ CHUNK_BYTES pieces, trailer. */
+  async function streamGenotypes(
+    call: ServerWritableStream<pb.GenotypesRequest, pb.GenotypesChunk>,
+    workerId: string,
+    feed: GenotypeFeed,
+    shard: { index: number; name: string; start: number; end: number },
+  ): Promise<void> {
+    const t0 = performance.now();
+    const out = writer(call);
+    await out.write(pb.GenotypesChunk.create({ header: encodeGenotypesHeader(feed.geno, feed.qc, feed.analysed, shard) }));
+    const hash = createHash('sha256');
+    let bytes = 0;
+    for await (const rows of rowChunks(feed.geno, feed.qc.mask, shard.start, shard.end, CHUNK_BYTES)) {
+      if (out.gone()) return;
+      hash.update(rows);
+      bytes += rows.length;
+      await out.write(pb.GenotypesChunk.create({ rows }));
+    }
+    if (out.gone()) return;
+    await out.write(pb.GenotypesChunk.create({ trailer: { sha256: hash.digest('hex') } }));
+    call.end();
+    const seconds = (performance.now() - t0) / 1000;
+    (ctx.genotypeTransfers ??= []).push({ worker: workerId, bytes, seconds });
+    log.info(`genotypes of ${shard.name} (${(bytes / 1e6).toFixed(1)} MB) sent to worker ${workerId} in ${seconds.toFixed(2)} s`, {
+      event: 'genotypes',
+      worker: workerId,
+      shard: shard.name,
+      bytes,
+      seconds,
+    });
+  }
+}
+
+/** Writes to a server stream with backpressure; `gone()` once the client cancelled. */
+function writer<T>(call: ServerWritableStream<unknown, T>): { write: (m: T) => Promise<void>; gone: () => boolean } {
+  let gone = false;
+  call.on('cancelled', () => (gone = true));
+  return {
+    gone: () => gone,
+    async write(m: T) {
+      if (gone || call.write(m)) return;
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          call.off('drain', done);
+          call.off('cancelled', done);
+          resolve();
+        };
+        call.on('drain', done);
+        call.on('cancelled', done);
+      });
+    },
+  };
+}
+
+/**
+ * A client-streaming result (header, data pieces, trailer): checks the header against the job's shard table
+ * (`limit` = most data bytes accepted, which may also refuse the phase), collects the data and hands it to
+ * `done` with the seconds from header to end.
+ */
+function receive<M, H extends { workerId: string; jobId: string; index: number; start: number; end: number }, T>(
+  ctx: ServiceContext,
+  parts: (m: M) => { header?: H; data?: Buffer; trailer?: T },
+  limit: (h: H) => number,
+  done: (h: H, data: Buffer, t: T, seconds: number) => Promise<pb.SubmitReply>,
+) {
+  const { scheduler: sched, job } = ctx;
+  return (call: ServerReadableStream<M, pb.SubmitReply>, cb: sendUnaryData<pb.SubmitReply>) => {
+    let header: H | undefined;
+    let trailer: T | undefined;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let max = 0;
+    let t0 = 0;
+    let failed: unknown = null;
+    const protocol = (why: string) => new DistributedError('PROTOCOL', `result: ${why}`);
+    call.on('data', (m: M) => {
+      if (failed) return;
+      try {
+        const p = parts(m);
+        if (p.header) {
+          if (header) throw protocol('two headers');
+          header = p.header;
+          t0 = performance.now();
+          sched.touch(header.workerId);
+          if (header.jobId !== job.jobId) throw new RejoinRequired('this coordinator runs another job: join again');
+          const s = sched.shards[header.index];
+          if (!s || s.start !== header.start || s.end !== header.end) throw protocol(`no shard ${header.index} [${header.start}, ${header.end}) in this job`);
+          max = limit(header);
+        } else if (p.data) {
+          if (!header || trailer) throw protocol('data outside header … trailer');
+          size += p.data.length;
+          if (size > max) throw protocol('too large');
+          chunks.push(p.data);
+        } else if (p.trailer) {
+          if (!header || trailer) throw protocol('trailer without header, or twice');
+          trailer = p.trailer;
+        }
+      } catch (e) {
+        failed = e;
+      }
+    });
+    call.on('error', () => {});
+    call.on('end', () => {
+      if (failed) return cb(toStatus(failed));
+      if (!header || !trailer) return cb(toStatus(protocol('incomplete (no header or no trailer)')));
+      done(header, Buffer.concat(chunks), trailer, (performance.now() - t0) / 1000).then(
+        (r) => cb(null, r),
+        (e) => cb(toStatus(e)),
+      );
+    });
+  };
 }
 
 /**
  * The service while the job is being prepared (QC, kinship, null model): Join asks workers to come back after
  * `retryAfterMs`; every other call is answered "join first" (a worker of a previous coordinator process re-joins).
+ * Once `stopping()` gives a reason (SIGTERM while preparing), Join answers that the coordinator is stopping.
  */
-export function preparingService(retryAfterMs: number): CoordinatorServer {
+export function preparingService(retryAfterMs: number, stopping: () => string | null = () => null): CoordinatorServer {
   const notYet = () => new RejoinRequired('the coordinator is preparing the job: join first');
   const refuse = unary(async () => {
     throw notYet();
   });
+  const drain = <A, B>(call: ServerReadableStream<A, B>, cb: sendUnaryData<B>) => {
+    call.on('data', () => {});
+    call.on('error', () => {});
+    cb(toStatus(notYet()));
+  };
   return {
-    join: unary(async () => pb.JoinReply.create({ retryAfterMs })),
+    join: unary(async () => (stopping() !== null ? pb.JoinReply.create({ coordinatorStopping: true }) : pb.JoinReply.create({ retryAfterMs }))),
     fetchNullModel: (call) => call.emit('error', toStatus(notYet())),
+    fetchGenotypes: (call) => call.emit('error', toStatus(notYet())),
     lease: refuse,
     heartbeat: refuse,
-    submitShard: (call, cb) => {
-      call.on('data', () => {});
-      call.on('error', () => {});
-      cb(toStatus(notYet()));
-    },
+    submitShard: drain,
+    submitKinship: drain,
     reportFailure: refuse,
     leave: refuse,
   };
@@ -218,7 +353,7 @@ export function preparingService(retryAfterMs: number): CoordinatorServer {
 
 /** Checks a received shard result and writes it, unless the shard is already done (a duplicate). */
 async function commit(ctx: ServiceContext, h: pb.ShardHeader, data: Buffer, t: pb.ShardTrailer): Promise<pb.SubmitReply> {
-  const { scheduler: sched, store, log } = ctx;
+  const { scheduler: sched, log } = ctx;
   const shard = sched.shards[h.index];
   const hex = createHash('sha256').update(data).digest('hex');
   if (hex !== t.sha256) throw new DistributedError('PROTOCOL', `${shard.name} from worker ${h.workerId}: checksum mismatch (damaged in transit)`);
@@ -231,18 +366,41 @@ async function commit(ctx: ServiceContext, h: pb.ShardHeader, data: Buffer, t: p
       { hint: 'the worker read different inputs: check that it sees the same files as the coordinator' },
     );
   }
+  return store(ctx, h, data, hex, t.scanSeconds, () => log.info(`duplicate result for ${shard.name} from worker ${h.workerId} ignored`, { event: 'duplicate', worker: h.workerId, shard: shard.name }));
+}
+
+/** Checks a received kinship partial (size, checksum, SNP count) and writes it, unless the chunk is done. */
+async function commitKinship(ctx: ServiceContext, h: pb.KinshipHeader, data: Buffer, t: pb.KinshipTrailer, seconds: number): Promise<pb.SubmitReply> {
+  const { scheduler: sched, log } = ctx;
+  const chunk = sched.shards[h.index];
+  const hex = createHash('sha256').update(data).digest('hex');
+  if (hex !== t.sha256) throw new DistributedError('PROTOCOL', `${chunk.name} from worker ${h.workerId}: checksum mismatch (damaged in transit)`);
+  if (data.length !== 8 * upperLength(h.samples)) throw new DistributedError('PROTOCOL', `${chunk.name} from worker ${h.workerId}: ${data.length} bytes, expected ${8 * upperLength(h.samples)}`);
+  if (t.snps !== chunk.expected) {
+    throw new DistributedError('PROTOCOL', `${chunk.name} from worker ${h.workerId} sums ${t.snps} SNPs, expected ${chunk.expected}`, {
+      hint: 'the worker read different inputs: check that it sees the same files as the coordinator',
+    });
+  }
+  (ctx.kinshipTransfers ??= []).push({ worker: h.workerId, bytes: data.length, seconds });
+  return store(ctx, h, data, hex, t.seconds, () => log.info(`duplicate kinship partial for ${chunk.name} from worker ${h.workerId} ignored`, { event: 'duplicate', worker: h.workerId, shard: chunk.name }));
+}
+
+/** The first valid result for a shard is written (atomically, with its checksum); later ones are duplicates. */
+async function store(ctx: ServiceContext, h: { index: number; workerId: string }, data: Buffer, hex: string, seconds: number, duplicate: () => void): Promise<pb.SubmitReply> {
+  const { scheduler: sched } = ctx;
+  const shard = sched.shards[h.index];
   if (!sched.beginCommit(h.index, h.workerId)) {
-    log.info(`duplicate result for ${shard.name} from worker ${h.workerId} ignored`, { event: 'duplicate', worker: h.workerId, shard: shard.name });
-    return pb.SubmitReply.create({ outcome: pb.SubmitReply_Outcome.DUPLICATE, jobDone: sched.finished });
+    duplicate();
+    return pb.SubmitReply.create({ outcome: pb.SubmitReply_Outcome.DUPLICATE, jobDone: sched.finished, coordinatorStopping: !!sched.stopping });
   }
   try {
-    await store.write(shard, data, hex);
+    await ctx.store.write(shard, data, hex);
   } catch (e) {
     sched.commitFailed(h.index);
     throw e;
   }
-  sched.commitDone(h.index, t.scanSeconds);
-  return pb.SubmitReply.create({ outcome: pb.SubmitReply_Outcome.ACCEPTED, jobDone: sched.finished });
+  sched.commitDone(h.index, seconds);
+  return pb.SubmitReply.create({ outcome: pb.SubmitReply_Outcome.ACCEPTED, jobDone: sched.finished, coordinatorStopping: !!sched.stopping });
 }
 
 /**

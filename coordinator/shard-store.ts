@@ -5,6 +5,9 @@
  * - `shard-00012.tsv` holds the shard's output lines (no header), `shard-00012.tsv.sha256` its checksum in
  *   `sha256sum` format. Both are written to a temporary name and renamed; the checksum file last, so it exists
  *   only beside a complete shard file.
+ * - The kinship phase keeps its own store in the same folder: `kinship.json` (the kinship job's id) and
+ *   `kinship-00003.f64` (+ `.sha256`), the packed upper triangle of chunk 3's partial sum (float64 LE), so that
+ *   a restarted coordinator resumes the kinship phase too (and rebuilds the same kinship for a resumed scan).
  *
  * Resume rule: a shard is done when both files exist and the shard file's sha256 equals the checksum file;
  * anything else (a missing checksum, a mismatch, temporary files) is deleted and the shard is computed again.
@@ -26,20 +29,37 @@ export interface StoreManifest {
   totalSnps: number;
   shardSize: number;
   shards: number;
-  nullModelSha256: string;
+  /** Scan phase. */
+  nullModelSha256?: string;
+  /** Kinship phase: genotype samples (a partial has n(n+1)/2 entries). */
+  samples?: number;
 }
+
+export interface StoreLayout {
+  /** Manifest file name: `job.json` (scan shards) or `kinship.json`. */
+  manifest: string;
+  /** Extension of a shard file: `.tsv` or `.f64`. */
+  ext: string;
+}
+
+export const SCAN_LAYOUT: StoreLayout = { manifest: 'job.json', ext: '.tsv' };
+export const KINSHIP_LAYOUT: StoreLayout = { manifest: 'kinship.json', ext: '.f64' };
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 export class ShardStore {
   readonly dir: string;
 
-  constructor(readonly prefix: string) {
+  constructor(
+    readonly prefix: string,
+    readonly layout: StoreLayout = SCAN_LAYOUT,
+  ) {
     this.dir = `${prefix}.shards`;
   }
 
+  /** The shard's data file (`shard-00012.tsv`, `kinship-00003.f64`). */
   tsvPath(s: ShardSpec): string {
-    return join(this.dir, `${s.name}.tsv`);
+    return join(this.dir, `${s.name}${this.layout.ext}`);
   }
   sumPath(s: ShardSpec): string {
     return `${this.tsvPath(s)}.sha256`;
@@ -48,15 +68,15 @@ export class ShardStore {
   /** Creates the folder or checks that it belongs to this job; removes temporary files of a killed process. */
   async open(m: StoreManifest): Promise<{ existed: boolean }> {
     await fsp.mkdir(this.dir, { recursive: true });
-    const path = join(this.dir, 'job.json');
+    const path = join(this.dir, this.layout.manifest);
     let existed = false;
     try {
       const old = JSON.parse(await fsp.readFile(path, 'utf8')) as Partial<StoreManifest> & { format?: number };
       existed = true;
       if (old.format !== SHARD_STORE_FORMAT || old.jobId !== m.jobId) {
         throw new UsageError(
-          `${this.dir} holds shards of another job (job ${String(old.jobId).slice(0, 12)}…, this one is ${m.jobId.slice(0, 12)}…: ` +
-            'different inputs, flags, shard size or null model)',
+          `${this.dir} holds ${this.layout.ext === '.f64' ? 'kinship partials' : 'shards'} of another job (job ${String(old.jobId).slice(0, 12)}…, ` +
+            `this one is ${m.jobId.slice(0, 12)}…: different inputs, flags, shard size or null model)`,
           `use another --out, or delete ${this.dir} to start this job afresh`,
         );
       }
@@ -69,6 +89,16 @@ export class ShardStore {
     for (const f of await fsp.readdir(this.dir)) if (/^\..*\.tmp-\d+$/.test(f)) await fsp.rm(join(this.dir, f), { force: true });
     if (!existed) await writeFileAtomic(path, JSON.stringify({ format: SHARD_STORE_FORMAT, ...m, created: new Date().toISOString() }, null, 1) + '\n');
     return { existed };
+  }
+
+  /** The shard's bytes, verified against its checksum (null when missing or damaged). */
+  async read(s: ShardSpec): Promise<Buffer | null> {
+    try {
+      const [data, sum] = await Promise.all([fsp.readFile(this.tsvPath(s)), fsp.readFile(this.sumPath(s), 'utf8')]);
+      return sum.split(/\s+/)[0] === sha256(data) ? data : null;
+    } catch {
+      return null;
+    }
   }
 
   /** Whether the shard's file and checksum exist and agree. */

@@ -1,7 +1,9 @@
 /**
- * `gwasgrid worker --coordinator HOST:PORT --token T`: joins a coordinator and scans the shards it leases until
- * the job is done (exit 0). Exits non-zero with the reason when the token is refused (6), the coordinator is
- * unreachable for `--timeout` seconds (6), or a shard cannot be computed here (the error's own code).
+ * `gwasgrid worker --coordinator HOST:PORT --token T`: joins a coordinator and computes what it leases (kinship
+ * chunks, then SNP shards) until the job is done (exit 0), or until the coordinator says it is stopping before
+ * the job is done (SIGTERM/SIGINT on the coordinator; also exit 0, with a log line). Exits non-zero with the
+ * reason when the token is refused (6), the coordinator is unreachable for `--timeout` seconds (6), or a shard
+ * cannot be computed here (the error's own code); 143/130 when the worker itself gets SIGTERM/SIGINT.
  */
 import type { Argv, CommandModule } from 'yargs';
 import { createLogger } from '../shared/log.js';
@@ -18,6 +20,7 @@ interface WorkerArgs {
   timeout: number;
   threads?: number;
   name?: string;
+  'genotypes-from-coordinator': boolean;
   'tls-cert'?: string;
   'tls-key'?: string;
   'tls-ca'?: string;
@@ -41,6 +44,14 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       .option('timeout', { type: 'number', default: 60, describe: 'give up after the coordinator is unreachable this many seconds', group: 'Worker:' })
       .option('threads', { type: 'number', describe: 'threads for the per-SNP tests (default: all cores, or $GWASGRID_THREADS)', group: 'Worker:' })
       .option('name', { type: 'string', describe: 'a name for the coordinator\'s log', group: 'Worker:' })
+      .option('genotypes-from-coordinator', {
+        type: 'boolean',
+        default: false,
+        describe:
+          'no shared filesystem: receive each leased range over gRPC from the coordinator (.bed bytes for PLINK input, float64 dosages otherwise, ' +
+          'with SNP metadata, QC and the analysed samples); the worker opens no input file',
+        group: 'Worker:',
+      })
       .option('tls-cert', { type: 'string', describe: 'client certificate (PEM) for mTLS', group: 'TLS:' })
       .option('tls-key', { type: 'string', describe: 'client key (PEM) for mTLS', group: 'TLS:' })
       .option('tls-ca', { type: 'string', describe: 'CA (PEM) that signed the coordinator\'s certificate: connect with TLS', group: 'TLS:' })
@@ -52,11 +63,16 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       .option('nats-tls-ca', { type: 'string', describe: 'CA (PEM) of the NATS server: connect with TLS', group: 'NATS (FarmCPU, GLM):' })
       .option('nats-tls-cert', { type: 'string', describe: 'client certificate (PEM) for NATS mutual TLS', group: 'NATS (FarmCPU, GLM):' })
       .option('nats-tls-key', { type: 'string', describe: 'client key (PEM) for NATS mutual TLS', group: 'NATS (FarmCPU, GLM):' })
-      .example('$0 worker --coordinator head:50051 --token "$T"', 'join and work until the job is done (MLM shards over gRPC, FarmCPU/GLM rounds over NATS)')
+      .example('$0 worker --coordinator head:50051 --token "$T"', 'join and work until the job is done (inputs on the shared filesystem; MLM shards over gRPC, FarmCPU/GLM rounds over NATS)')
+      .example('$0 worker --coordinator head:50051 --token "$T" --genotypes-from-coordinator', 'a node without the input files')
       .example('GWASGRID_TOKEN=$T $0 worker --coordinator head:50051 --threads 8 --name node07', 'token from the environment, 8 threads')
       .example('$0 worker --coordinator head:50051 --tls-ca ca.pem --tls-cert w.pem --tls-key w.key', 'TLS (mTLS with a client certificate)')
       .example('$0 worker --coordinator head:50051 --timeout 600', 'ride out coordinator restarts of up to 10 minutes')
-      .epilog('The worker reads the input files named in the job from the same paths as the coordinator (shared filesystem). Exit codes: 0 job done; 6 token refused, coordinator unreachable, version mismatch or input files that differ from the coordinator\'s; 3 an input file cannot be read; 143 stopped by SIGTERM.')
+      .epilog(
+        'Exit status: 0 when the job is done, or when the coordinator was stopped (SIGTERM/SIGINT) before it was done ' +
+          '(restart the coordinator with the same --out to resume, then start workers again); 6 token refused, coordinator ' +
+          'unreachable past --timeout or a protocol mismatch; 143/130 when this worker gets SIGTERM/SIGINT (it leaves the job first).',
+      )
       .check((a) => {
         const args = a as unknown as WorkerArgs;
         try {
@@ -72,7 +88,9 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
     const log = createLogger({ json: a['log-format'] ? a['log-format'] === 'json' : undefined });
     const token = resolveToken(a.token);
     const stop = new AbortController();
+    let signalled: NodeJS.Signals | null = null;
     const onSignal = (sig: NodeJS.Signals) => {
+      signalled = sig;
       log.warn(`${sig}: leaving after the current step`);
       stop.abort();
     };
@@ -86,6 +104,7 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
         timeoutMs: a.timeout * 1000,
         threads: a.threads ?? defaultThreads(),
         name: a.name,
+        genotypesFromCoordinator: a['genotypes-from-coordinator'],
         log,
         signal: stop.signal,
       });
@@ -106,6 +125,6 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
         signal: stop.signal,
       });
     }
-    if (stop.signal.aborted) process.exitCode = 143;
+    if (stop.signal.aborted) process.exitCode = signalled === 'SIGINT' ? 130 : 143;
   },
 };

@@ -3,7 +3,8 @@
  * (shared/protocol/status.ts), and {@link Connection.retry}, which rides out a coordinator that is down or
  * restarting for up to `timeoutMs` since the last successful call, then gives up with the reason.
  */
-import { Metadata, type ServiceError } from '@grpc/grpc-js';
+import { createHash } from 'node:crypto';
+import { Metadata, type ClientWritableStream, type ServiceError } from '@grpc/grpc-js';
 import { CoordinatorClient, CHANNEL_OPTIONS, CHUNK_BYTES, pb } from '../shared/protocol/rpc.js';
 import { tokenInterceptor } from '../shared/protocol/auth.js';
 import { channelCredentials, type TlsFlags } from '../shared/protocol/tls.js';
@@ -124,21 +125,75 @@ export class Connection {
 
   /** Streams one shard result: header, lines in CHUNK_BYTES pieces, trailer. */
   submitShard(header: pb.ShardHeader, data: Buffer, trailer: pb.ShardTrailer): Promise<pb.SubmitReply> {
+    return this.upload<pb.ShardChunk>('submitShard', { header }, (d) => ({ lines: d }), { trailer }, data);
+  }
+
+  /** Streams one kinship partial: header, packed upper triangle in CHUNK_BYTES pieces, trailer. */
+  submitKinship(header: pb.KinshipHeader, data: Buffer, trailer: pb.KinshipTrailer): Promise<pb.SubmitReply> {
+    return this.upload<pb.KinshipChunk>('submitKinship', { header }, (d) => ({ data: d }), { trailer }, data);
+  }
+
+  private upload<M>(method: 'submitShard' | 'submitKinship', head: M, piece: (d: Buffer) => M, tail: M, data: Buffer): Promise<pb.SubmitReply> {
     return new Promise((resolve, reject) => {
-      const call = this.client.submitShard(new Metadata(), { deadline: Date.now() + 60_000 + data.length / 1000 }, (e, res) => {
+      const start = this.client[method] as unknown as (
+        md: Metadata,
+        o: { deadline: number },
+        cb: (e: ServiceError | null, res: pb.SubmitReply) => void,
+      ) => ClientWritableStream<M>;
+      const call = start.call(this.client, new Metadata(), { deadline: Date.now() + 60_000 + data.length / 1000 }, (e, res) => {
         if (e) return reject(this.fail(e));
         this.ok();
         resolve(res);
       });
       void (async () => {
-        const write = async (m: pb.ShardChunk) => {
+        const write = async (m: M) => {
           if (!call.write(m)) await new Promise<void>((r) => call.once('drain', () => r()));
         };
-        await write({ header });
-        for (let off = 0; off < data.length; off += CHUNK_BYTES) await write({ lines: data.subarray(off, off + CHUNK_BYTES) });
-        await write({ trailer });
+        await write(head);
+        for (let off = 0; off < data.length; off += CHUNK_BYTES) await write(piece(data.subarray(off, off + CHUNK_BYTES)));
+        await write(tail);
         call.end();
       })().catch(() => call.cancel());
+    });
+  }
+
+  /**
+   * The genotypes of a leased range (--genotypes-from-coordinator): header, row bytes (into one 8-byte aligned
+   * buffer), trailer; the rows' sha256 is checked.
+   */
+  fetchGenotypes(req: pb.GenotypesRequest): Promise<{ header: pb.GenotypesHeader; rows: Uint8Array; seconds: number }> {
+    return new Promise((resolve, reject) => {
+      const t0 = performance.now();
+      let header: pb.GenotypesHeader | undefined;
+      let rows = new Uint8Array(0);
+      let got = 0;
+      let trailer: pb.GenotypesTrailer | undefined;
+      const hash = createHash('sha256');
+      const stream = this.client.fetchGenotypes(req, new Metadata(), { deadline: Date.now() + 600_000 });
+      const fail = (why: string) => {
+        stream.cancel();
+        reject(new DistributedError('PROTOCOL', `genotypes from ${this.peer}: ${why}`));
+      };
+      stream.on('data', (c: pb.GenotypesChunk) => {
+        if (c.header) {
+          if (header) return fail('two headers');
+          header = c.header;
+          rows = new Uint8Array(header.rows * header.rowBytes);
+        } else if (c.rows) {
+          if (!header || trailer || got + c.rows.length > rows.length) return fail('rows outside header … trailer, or too many');
+          rows.set(c.rows, got);
+          hash.update(c.rows);
+          got += c.rows.length;
+        } else if (c.trailer) trailer = c.trailer;
+      });
+      stream.on('error', (e: ServiceError) => reject(this.fail(e)));
+      stream.on('end', () => {
+        if (!header || !trailer) return reject(new DistributedError('UNAVAILABLE', 'genotype stream ended early'));
+        if (got !== rows.length) return reject(new DistributedError('UNAVAILABLE', `genotype stream ended after ${got} of ${rows.length} bytes`));
+        if (hash.digest('hex') !== trailer.sha256) return reject(new DistributedError('PROTOCOL', 'the received genotype rows do not match their sha256'));
+        this.ok();
+        resolve({ header, rows, seconds: (performance.now() - t0) / 1000 });
+      });
     });
   }
 }

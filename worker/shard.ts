@@ -1,21 +1,17 @@
 /**
- * One shard on a worker, with the single-process code: QC of the shard's SNP range (same rules, same mask,
- * af and n_miss as the coordinator's whole-file pass), then `scanRange` over [start, end) on all the
- * worker's threads (one pool of scanning threads per job, reused from shard to shard). The lines come back in
- * SNP order, exactly as `gwasgrid mlm` writes them.
+ * One lease on a worker, with the single-process code:
+ * - a scan shard: its inputs (QC of the range here, or the coordinator's with --genotypes-from-coordinator),
+ *   then `scanRange` over [start, end) on all the worker's threads (one pool of scanning threads per job,
+ *   reused from shard to shard). The lines come back in SNP order, exactly as `gwasgrid mlm` writes them.
+ * - a kinship chunk: the partial sum Σ z zᵀ over the chunk's QC-passing SNPs (a fresh partial of the job's
+ *   accumulator, as qcPass computes it), packed as its upper triangle, float64 little-endian.
  */
-import { qcRange } from '../shared/methods/inputs.js';
 import { scanRange } from '../shared/methods/mlm.js';
+import { packUpper } from '../shared/kinship/kinship.js';
 import type { NullModel } from '../shared/lmm/null.js';
-import { DistributedError } from '../shared/errors.js';
-import type { WorkerJob } from './job.js';
+import type { FetchRange, LeasedRange, WorkerJob } from './job.js';
 
-export interface ShardRange {
-  name: string;
-  start: number;
-  end: number;
-  expectedSnps: number;
-}
+export type ShardRange = LeasedRange;
 
 /** Thrown from inside the scan when the lease was revoked: the work is dropped. */
 export class ShardRevoked extends Error {
@@ -28,21 +24,17 @@ export async function computeShard(
   job: WorkerJob,
   model: NullModel,
   shard: ShardRange,
-  opts: { threads: number; revoked: () => boolean; onProgress?: (snps: number) => void },
+  opts: { threads: number; revoked: () => boolean; onProgress?: (snps: number) => void; fetch: FetchRange },
 ): Promise<{ data: Buffer; lines: number; seconds: number }> {
   const t = performance.now();
-  const { geno, samples, spec, backend } = job;
-  const qc = await qcRange(geno, samples, spec.qc, shard.start, shard.end);
-  if (qc.counts.kept !== shard.expectedSnps) {
-    throw new DistributedError('PROTOCOL', `${shard.name}: ${qc.counts.kept} SNPs pass QC here, ${shard.expectedSnps} on the coordinator`, {
-      hint: 'the worker must see the same input files as the coordinator',
-    });
-  }
+  const { spec, backend } = job;
+  const { geno, analysed, qc } = await job.scanInputs(shard, opts.fetch);
+  if (opts.revoked()) throw new ShardRevoked();
   const parts: string[] = [];
   const pool = await job.scanPool(model, opts.threads);
   await scanRange(
     geno,
-    samples,
+    { analysed },
     qc,
     model,
     spec.lmm,
@@ -54,4 +46,16 @@ export async function computeShard(
     },
   );
   return { data: Buffer.from(parts.join(''), 'utf8'), lines: parts.length, seconds: (performance.now() - t) / 1000 };
+}
+
+export async function computeKinship(
+  job: WorkerJob,
+  shard: ShardRange,
+  opts: { revoked: () => boolean; fetch: FetchRange },
+): Promise<{ data: Buffer; snps: number; seconds: number }> {
+  const t = performance.now();
+  const { snps, partial } = await job.kinshipPartial(shard, opts.fetch);
+  if (opts.revoked()) throw new ShardRevoked();
+  const packed = packUpper(partial, job.spec.totalSamples);
+  return { data: Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength), snps, seconds: (performance.now() - t) / 1000 };
 }

@@ -11,7 +11,7 @@ import type { GenotypeSource } from '../genotype/types.js';
 import { SnpQc, describeQcCounts, type QcOptions } from '../genotype/qc.js';
 import { sampleMissingness, describeRemoved, type SampleQcResult } from '../genotype/sample-qc.js';
 import { alignSamples, type AlignedSamples, type GenotypeSamples } from '../samples/align.js';
-import { KinshipAccumulator, type KinshipMode } from '../kinship/kinship.js';
+import { KINSHIP_CHUNK_SNPS, KinshipAccumulator, KinshipSum, type KinshipMode } from '../kinship/kinship.js';
 import type { LinalgBackend } from '../linalg/backend.js';
 import type { Logger } from '../log.js';
 import { InputError, UsageError } from '../errors.js';
@@ -154,7 +154,9 @@ function noSnpLeft(geno: GenotypeSource, qc: QcOptions, traitName?: string): Inp
 
 /**
  * One pass over the genotypes: QC statistics on the analysed samples, and (optionally) the kinship from the SNPs
- * that pass, over all genotype samples or over `kinSamples` (the samples kept by --mind).
+ * that pass, over all genotype samples or over `kinSamples` (the samples kept by --mind), chunked exactly as the
+ * distributed kinship phase (one partial sum per {@link KINSHIP_CHUNK_SNPS} SNP indices, added in chunk order:
+ * see shared/kinship/kinship.ts).
  */
 export async function qcPass(
   geno: GenotypeSource,
@@ -164,17 +166,25 @@ export async function qcPass(
   const qc = new SnpQc(geno.snps, geno.format === 'bed', opts.qc, samples.W, samples.c);
   const kinN = opts.kinSamples ? opts.kinSamples.length : geno.nSamples;
   const kin = opts.kinship ? new KinshipAccumulator(kinN, opts.kinship, opts.backend) : null;
+  const sum = kin ? new KinshipSum(kinN) : null;
   const total = geno.snps.length;
   await evaluateQc(geno, samples, qc, {
     blockSize: opts.blockSize,
     kin,
     kinSamples: opts.kinSamples ?? null,
+    onChunk: kin
+      ? async () => {
+          sum!.addFull(await kin.partial(), kin.snps);
+          kin.reset();
+        }
+      : undefined,
     onProgress: (done) => opts.log.progress(kin ? 'QC + kinship' : 'QC', done, total),
   });
   opts.log.info(`SNP QC on ${samples.analysed.length} analysed samples: ${describeQcCounts(qc.counts, opts.qc)}`);
   if (qc.counts.kept === 0) throw noSnpLeft(geno, opts.qc);
-  const K = kin ? await kin.finish() : null;
-  return { qc, K, kinshipSnps: kin ? kin.snps : 0 };
+  // The last chunk's partial is in the accumulator's buffer, no longer needed: K goes there.
+  const K = kin ? sum!.finish(kin.K) : null;
+  return { qc, K, kinshipSnps: sum ? sum.snps : 0 };
 }
 
 export interface MultiQcResult {
@@ -218,6 +228,15 @@ export async function qcPassMulti(
   });
   const kinN = opts.kinSamples ? opts.kinSamples.length : geno.nSamples;
   const accs = masks.map(() => new KinshipAccumulator(kinN, opts.kinship!, opts.backend));
+  // Chunked as qcPass (and the distributed kinship phase), so each matrix has a single-trait run's bits.
+  const sums = masks.map(() => new KinshipSum(kinN));
+  const fold = async () => {
+    for (let k = 0; k < accs.length; k++) {
+      sums[k].addFull(await accs[k].partial(), accs[k].snps);
+      accs[k].reset();
+    }
+  };
+  let boundary = KINSHIP_CHUNK_SNPS;
   opts.log.info(
     masks.length === 1
       ? 'kinship: every trait passes the same SNPs: one kinship matrix'
@@ -228,6 +247,10 @@ export async function qcPassMulti(
   for await (const block of geno.blocks({ blockSize: opts.blockSize ?? 256 })) {
     for (let r = 0; r < block.count; r++) {
       const snp = block.indices[r];
+      if (snp >= boundary) {
+        await fold();
+        boundary = (Math.floor(snp / KINSHIP_CHUNK_SNPS) + 1) * KINSHIP_CHUNK_SNPS;
+      }
       for (let k = 0; k < masks.length; k++) {
         if (!masks[k][snp]) continue;
         if (scratch) {
@@ -240,7 +263,8 @@ export async function qcPassMulti(
     opts.log.progress('kinship', done, total);
   }
   const kinships: Array<{ K: Float64Array; snps: number }> = [];
-  for (const a of accs) kinships.push({ K: await a.finish(), snps: a.snps });
+  await fold();
+  accs.forEach((a, k) => kinships.push({ K: sums[k].finish(a.K), snps: sums[k].snps }));
   return { qcs, kinships, kinshipOf };
 }
 
@@ -265,7 +289,58 @@ export async function qcRange(
   return qc;
 }
 
-/** The QC loop of {@link qcPass} and {@link qcRange}: evaluates every SNP of the range, feeding kept ones to `kin`. */
+/**
+ * The partial kinship sum of one chunk, SNPs [start, end) (a whole {@link KINSHIP_CHUNK_SNPS} chunk, or the
+ * last, shorter one), as a worker computes it: QC of the range with the same rules as {@link qcPass}, and
+ * Σ z_j z_jᵀ over the SNPs that pass, in a fresh partial of `kin` (so its rank-k blocks start where qcPass's do).
+ * Returns the QC of the range and the unscaled partial (the accumulator's buffer).
+ */
+export async function kinshipChunk(
+  geno: GenotypeSource,
+  samples: AlignedSamples,
+  qcOptions: QcOptions,
+  kin: KinshipAccumulator,
+  start: number,
+  end: number,
+): Promise<{ qc: SnpQc; snps: number; partial: Float64Array }> {
+  checkChunk(start, end, geno.snps.length);
+  const qc = new SnpQc(geno.snps, geno.format === 'bed', qcOptions, samples.W, samples.c);
+  kin.reset();
+  await evaluateQc(geno, samples, qc, { start, end, kin });
+  return { qc, snps: kin.snps, partial: await kin.partial() };
+}
+
+/**
+ * The partial kinship sum of one chunk from a QC mask decided elsewhere (the coordinator's, for a worker that
+ * receives its genotypes over the network): Σ z_j z_jᵀ over the SNPs of [start, end) with `mask[j]` set, over
+ * all genotype samples, in a fresh partial of `kin`. Same SNPs in the same order as {@link kinshipChunk}.
+ */
+export async function kinshipChunkFromMask(
+  geno: GenotypeSource,
+  mask: Uint8Array,
+  kin: KinshipAccumulator,
+  start: number,
+  end: number,
+): Promise<{ snps: number; partial: Float64Array }> {
+  checkChunk(start, end, geno.snps.length);
+  kin.reset();
+  for await (const block of geno.blocks({ start, end, snpMask: mask, blockSize: 256 })) {
+    for (let r = 0; r < block.count; r++) await kin.add(block.data, r * block.n);
+  }
+  return { snps: kin.snps, partial: await kin.partial() };
+}
+
+function checkChunk(start: number, end: number, total: number): void {
+  if (start % KINSHIP_CHUNK_SNPS !== 0 || !(end > start) || end - start > KINSHIP_CHUNK_SNPS || end > total || (end - start < KINSHIP_CHUNK_SNPS && end !== total)) {
+    throw new RangeError(`[${start}, ${end}) is not a kinship chunk of ${KINSHIP_CHUNK_SNPS} SNP indices (of ${total})`);
+  }
+}
+
+/**
+ * The QC loop of {@link qcPass}, {@link qcRange} and {@link kinshipChunk}: evaluates every SNP of the range,
+ * feeding kept ones to `kin`; `onChunk` runs after the last SNP of every kinship chunk (SNP index
+ * ≡ KINSHIP_CHUNK_SNPS − 1, and the range's last SNP), before the first SNP of the next is added.
+ */
 async function evaluateQc(
   geno: GenotypeSource,
   samples: AlignedSamples,
@@ -276,14 +351,22 @@ async function evaluateQc(
     blockSize?: number;
     kin: KinshipAccumulator | null;
     kinSamples?: Int32Array | null;
+    onChunk?: () => Promise<void>;
     onProgress?: (done: number) => void;
   },
 ): Promise<void> {
   let done = 0;
   const scratch = opts.kin && opts.kinSamples ? new Float64Array(opts.kinSamples.length) : null;
+  const start = opts.start ?? 0;
+  let boundary = (Math.floor(start / KINSHIP_CHUNK_SNPS) + 1) * KINSHIP_CHUNK_SNPS;
   for await (const block of geno.blocks({ start: opts.start, end: opts.end, blockSize: opts.blockSize ?? 256 })) {
     for (let r = 0; r < block.count; r++) {
-      const keep = qc.evaluate(block.indices[r], block.data, r * block.n, samples.analysed);
+      const snp = block.indices[r];
+      if (opts.onChunk && snp >= boundary) {
+        await opts.onChunk();
+        boundary = (Math.floor(snp / KINSHIP_CHUNK_SNPS) + 1) * KINSHIP_CHUNK_SNPS;
+      }
+      const keep = qc.evaluate(snp, block.data, r * block.n, samples.analysed);
       if (keep && opts.kin) {
         if (scratch) {
           gather(block.data, r * block.n, opts.kinSamples!, scratch);
@@ -294,4 +377,5 @@ async function evaluateQc(
     done += block.count;
     opts.onProgress?.(done);
   }
+  await opts.onChunk?.();
 }

@@ -152,8 +152,8 @@ export async function nullModelFromKinship(
  */
 export async function scanRange(
   geno: GenotypeSource,
-  samples: AlignedSamples,
-  qc: SnpQc,
+  samples: Pick<AlignedSamples, 'analysed'>,
+  qc: Pick<SnpQc, 'mask' | 'nMiss' | 'af'>,
   model: NullModel,
   mode: LmmMode,
   backend: LinalgBackend,

@@ -5,6 +5,9 @@
  * paths (absolute), QC, test mode, backend preference, block size, the genotype and sample counts, the analysed
  * samples, the null-model hash and the shard layout. Shards written to disk are tagged with it, so a restarted
  * coordinator only reuses shards of the very same job, and a worker's results are accepted only for its job.
+ *
+ * The kinship phase is a job of its own (no null model yet; `kinship` names the --gk mode, the chunk size and
+ * the hash of the coordinator's QC mask), with its own id; the scan job that follows has another.
  */
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
@@ -13,6 +16,7 @@ import type { QcOptions } from '../genotype/qc.js';
 import type { MultiallelicMode, VcfField } from '../genotype/vcf.js';
 import type { LmmMode } from '../lmm/scan.js';
 import type { BackendPreference } from '../linalg/select.js';
+import { KINSHIP_CHUNK_SNPS, type KinshipMode } from '../kinship/kinship.js';
 import { DistributedError } from '../errors.js';
 import { NULL_MODEL_FORMAT } from './null-model-codec.js';
 import { NULL_MODEL_VERSION } from '../lmm/null.js';
@@ -23,6 +27,15 @@ export interface NullModelRef {
   sizeBytes: number;
   formatVersion: number;
   modelVersion: number;
+}
+
+export interface KinshipPhaseSpec {
+  /** --gk. */
+  mode: KinshipMode;
+  /** SNP indices per kinship chunk (KINSHIP_CHUNK_SNPS). */
+  chunkSize: number;
+  /** sha256 (hex) of the QC mask, one byte per SNP. */
+  maskSha256: string;
 }
 
 export interface JobDescription {
@@ -36,11 +49,16 @@ export interface JobDescription {
   totalSnps: number;
   analysedSamples: number;
   samplesSha256: string;
-  nullModel: NullModelRef;
-  /** SNP indices per shard (the last one may be shorter). */
+  /** Samples in the genotype file. */
+  totalSamples: number;
+  /** The scan phase's null model (absent in the kinship phase). */
+  nullModel?: NullModelRef;
+  /** SNP indices per shard (the last one may be shorter); the kinship phase's chunk size in that phase. */
   shardSize: number;
   /** Genotype samples removed by --mind (ascending); absent when none. */
   excludedSamples?: number[];
+  /** Set in the kinship phase. */
+  kinship?: KinshipPhaseSpec;
 }
 
 /** Input paths made absolute (workers may start elsewhere on the shared filesystem). */
@@ -117,7 +135,14 @@ export function toJobSpec(d: JobDescription): pb.JobSpec {
     blockSize: d.blockSize,
     shardSize: d.shardSize,
     excludedSamples: d.excludedSamples ?? [],
+    totalSamples: d.totalSamples,
+    kinship: d.kinship,
   });
+}
+
+/** sha256 (hex) of a QC mask. */
+export function maskFingerprint(mask: Uint8Array): string {
+  return createHash('sha256').update(mask).digest('hex');
 }
 
 /** Reads a received spec back, checking what this build can run; the id is recomputed and must match. */
@@ -128,11 +153,12 @@ export function fromJobSpec(s: pb.JobSpec): { id: string; job: JobDescription } 
     });
   if (s.method !== 'mlm') throw bad(`method "${s.method}" is not supported by this worker`);
   if (![1, 2, 3, 4].includes(s.lmm)) throw bad(`lmm mode ${s.lmm}`);
-  if (!s.input || !s.qc || !s.nullModel) throw bad('incomplete');
-  if (s.nullModel.formatVersion !== NULL_MODEL_FORMAT || s.nullModel.modelVersion !== NULL_MODEL_VERSION) {
-    throw bad(
-      `null model format ${s.nullModel.formatVersion}/version ${s.nullModel.modelVersion}, this build reads ${NULL_MODEL_FORMAT}/${NULL_MODEL_VERSION}`,
-    );
+  if (!s.input || !s.qc || (!s.nullModel && !s.kinship)) throw bad('incomplete');
+  if (s.nullModel && (s.nullModel.formatVersion !== NULL_MODEL_FORMAT || s.nullModel.modelVersion !== NULL_MODEL_VERSION)) {
+    throw bad(`null model format ${s.nullModel.formatVersion}/version ${s.nullModel.modelVersion}, this build reads ${NULL_MODEL_FORMAT}/${NULL_MODEL_VERSION}`);
+  }
+  if (s.kinship && (![1, 2].includes(s.kinship.mode) || s.kinship.chunkSize !== KINSHIP_CHUNK_SNPS)) {
+    throw bad(`kinship mode ${s.kinship.mode} in chunks of ${s.kinship.chunkSize} SNPs (this build: chunks of ${KINSHIP_CHUNK_SNPS})`);
   }
   const i = s.input;
   if (i.vcfField !== undefined && i.vcfField !== 'GT' && i.vcfField !== 'DS') throw bad(`VCF field "${i.vcfField}"`);
@@ -162,9 +188,11 @@ export function fromJobSpec(s: pb.JobSpec): { id: string; job: JobDescription } 
     totalSnps: s.totalSnps,
     analysedSamples: s.analysedSamples,
     samplesSha256: s.samplesSha256,
-    nullModel: { ...s.nullModel },
+    totalSamples: s.totalSamples,
+    nullModel: s.nullModel ? { ...s.nullModel } : undefined,
     shardSize: s.shardSize,
     ...(s.excludedSamples.length ? { excludedSamples: [...s.excludedSamples] } : {}),
+    kinship: s.kinship ? { mode: s.kinship.mode as KinshipMode, chunkSize: s.kinship.chunkSize, maskSha256: s.kinship.maskSha256 } : undefined,
   };
   const id = jobId(job);
   if (id !== s.jobId)

@@ -4,7 +4,8 @@
  * A server handler failing with a {@link GwasError} answers with the status of its code and the code itself
  * (plus the hint) in trailing metadata, so that the client rebuilds the same typed error. Statuses that carry no
  * gwasgrid code (network failures, grpc-js limits) map to the matching DistributedError/ResourceError.
- * ABORTED is reserved for "join again" (unknown worker id, or the coordinator now runs another job).
+ * ABORTED is reserved for "join again" (unknown worker id, or the coordinator now runs another job), NOT_FOUND
+ * for "that lease is not (or no longer) yours" (the worker drops the shard, as for a revoked lease).
  */
 import { Metadata, status, type ServiceError, type StatusObject } from '@grpc/grpc-js';
 import {
@@ -42,10 +43,18 @@ export class RejoinRequired extends DistributedError {
   }
 }
 
+/** The lease named in a call is not a current lease of the caller (expired, re-leased, done, or never issued). */
+export class LeaseInvalid extends DistributedError {
+  constructor(message: string) {
+    super('PROTOCOL', message);
+  }
+}
+
 /** The status a handler answers with for `err` (an unknown error becomes INTERNAL with its message). */
 export function toStatus(err: unknown): Partial<StatusObject> {
   const metadata = new Metadata();
   if (err instanceof RejoinRequired) return { code: status.ABORTED, details: err.message, metadata };
+  if (err instanceof LeaseInvalid) return { code: status.NOT_FOUND, details: err.message, metadata };
   if (err instanceof GwasError) {
     metadata.set(CODE_KEY, err.code);
     if (err.hint) metadata.set(HINT_KEY, encodeURIComponent(err.hint));
@@ -88,6 +97,8 @@ export function fromStatus(e: ServiceError | Partial<StatusObject>, peer: string
   switch (e.code) {
     case status.ABORTED:
       return new RejoinRequired(details);
+    case status.NOT_FOUND:
+      return new LeaseInvalid(details);
     case status.UNAUTHENTICATED:
       return new DistributedError('UNAUTHENTICATED', `${peer} refused the join token: ${details}`, {
         hint: "give the coordinator's token with --token or GWASGRID_TOKEN",

@@ -10,7 +10,8 @@ import { toStatus, fromStatus, RejoinRequired } from '../../shared/protocol/stat
 import { requireToken, tokenInterceptor, resolveToken } from '../../shared/protocol/auth.js';
 import { serverCredentials, channelCredentials } from '../../shared/protocol/tls.js';
 import { CoordinatorClient, CoordinatorService, pb, parseHostPort, type CoordinatorServer } from '../../shared/protocol/rpc.js';
-import { toJobSpec, fromJobSpec, jobId, samplesFingerprint, type JobDescription } from '../../shared/protocol/job.js';
+import { toJobSpec, fromJobSpec, jobId, maskFingerprint, samplesFingerprint, type JobDescription } from '../../shared/protocol/job.js';
+import { KINSHIP_CHUNK_SNPS } from '../../shared/kinship/kinship.js';
 import { DistributedError, InputError, NumericError, UsageError, exitCodeFor } from '../../shared/errors.js';
 import { NULL_MODEL_FORMAT } from '../../shared/protocol/null-model-codec.js';
 import { tempDir } from '../helpers/data.js';
@@ -25,6 +26,7 @@ const job: JobDescription = {
   totalSnps: 12226,
   analysedSamples: 1410,
   samplesSha256: samplesFingerprint(Int32Array.from([0, 2, 5])),
+  totalSamples: 1940,
   nullModel: { sha256: 'f'.repeat(64), sizeBytes: 123, formatVersion: NULL_MODEL_FORMAT, modelVersion: 1 },
   shardSize: 765,
 };
@@ -82,6 +84,19 @@ describe('job spec', () => {
     expect(() => fromJobSpec({ ...bad, input: { ...bad.input!, vcfField: 'AD' } })).toThrow(/VCF field "AD"/);
   });
 
+  it('a kinship-phase spec has no null model, names the chunking and the QC mask, and has its own id', () => {
+    const kin: JobDescription = { ...job, nullModel: undefined, shardSize: KINSHIP_CHUNK_SNPS, kinship: { mode: 1, chunkSize: KINSHIP_CHUNK_SNPS, maskSha256: maskFingerprint(Uint8Array.from([1, 0, 1])) } };
+    const spec = pb.JobSpec.decode(pb.JobSpec.encode(toJobSpec(kin)).finish());
+    expect(spec.nullModel).toBeUndefined();
+    const back = fromJobSpec(spec);
+    expect(back.job.kinship).toEqual(kin.kinship);
+    expect(back.job.nullModel).toBeUndefined();
+    expect(back.id).not.toBe(jobId(job));
+    expect(jobId({ ...kin, kinship: { ...kin.kinship!, maskSha256: maskFingerprint(Uint8Array.from([1, 1, 1])) } })).not.toBe(back.id);
+    expect(() => fromJobSpec({ ...spec, kinship: { ...spec.kinship!, chunkSize: 100 } })).toThrow(/chunks of 100 SNPs/);
+    expect(() => fromJobSpec({ ...spec, kinship: undefined })).toThrow(/incomplete/);
+  });
+
   it('parses HOST:PORT and resolves the token from the flag or the environment', () => {
     expect(parseHostPort('127.0.0.1:0')).toEqual({ host: '127.0.0.1', port: 0 });
     expect(parseHostPort('[::1]:50051')).toEqual({ host: '[::1]', port: 50051 });
@@ -108,6 +123,11 @@ function stubService(): CoordinatorServer {
       call.on('data', () => {});
       call.on('end', () => cb(null, pb.SubmitReply.create({ outcome: pb.SubmitReply_Outcome.ACCEPTED })));
     },
+    submitKinship: (call, cb) => {
+      call.on('data', () => {});
+      call.on('end', () => cb(null, pb.SubmitReply.create({ outcome: pb.SubmitReply_Outcome.ACCEPTED })));
+    },
+    fetchGenotypes: (call) => call.end(),
     reportFailure: ok,
     leave: ok,
   };

@@ -17,7 +17,7 @@ function setup(shards = 3, ttl = 1000) {
 }
 
 const leaseOf = (r: ReturnType<Scheduler['lease']>) => {
-  if (!r || r === 'done') throw new Error(`expected a lease, got ${r}`);
+  if (!r || r === 'done' || r === 'stopping') throw new Error(`expected a lease, got ${r}`);
   return r;
 };
 
@@ -44,6 +44,37 @@ describe('Scheduler', () => {
     expect(s.lease(a)).toBeNull();
     s.finish();
     expect(s.lease(a)).toBe('done');
+  });
+
+  it('stop(): no more leases, heartbeats revoke everything and say so, done shards stay done, workers are told', () => {
+    const { s } = setup(3);
+    const a = s.register('a');
+    const b = s.register('b');
+    const l0 = leaseOf(s.lease(a));
+    expect(s.validLease(a, l0.id)).toBe(l0);
+    expect(s.validLease(b, l0.id)).toBeNull();
+    expect(s.validLease(a, 'shard-00001#1')).toBeNull();
+    expect(s.beginCommit(0, a)).toBe(true);
+    s.commitDone(0, 1);
+    expect(s.validLease(a, l0.id)).toBeNull(); // done: no longer a lease
+    const l1 = leaseOf(s.lease(b));
+    expect(s.untold()).toBe(2);
+    s.stop('SIGTERM on the coordinator');
+    expect(s.stopping).toBe('SIGTERM on the coordinator');
+    expect(s.heartbeat(b, [l1.id])).toEqual({ revoked: [l1.id], jobDone: false, coordinatorStopping: true });
+    expect(s.lease(a)).toBe('stopping');
+    expect(s.untold()).toBe(0);
+    expect(s.done).toBe(1);
+  });
+
+  it('retire(): the phase is over, leases and heartbeats answer "join again"', async () => {
+    const { s } = setup(1);
+    const a = s.register('a');
+    const woke = s.changed(10_000);
+    s.retire('the kinship phase is over: join again for the scan');
+    await woke; // long-polls wake up at once
+    expect(() => s.lease(a)).toThrow(RejoinRequired);
+    expect(() => s.heartbeat(a, [])).toThrow(/kinship phase is over/);
   });
 
   it('heartbeats keep a lease; without them it expires and goes out again as the next attempt', () => {

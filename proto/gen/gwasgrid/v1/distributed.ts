@@ -36,9 +36,21 @@ export const protobufFileName = "gwasgrid/v1/distributed.proto";
  * Workers pull: they join, fetch the job spec and the null model, then repeatedly lease a shard, scan it with
  * the single-process code (shared/methods) and submit the formatted output lines.
  *
+ * Phases. Unless the coordinator was given --kinship FILE, a run has two jobs with two job ids: first the
+ * kinship phase (JobSpec.kinship set, no null model): leases are fixed chunks of KinshipPhase.chunk_size SNP
+ * indices, and a worker submits the partial sum Σ z zᵀ of its chunk (SubmitKinship); then, after the
+ * coordinator has added the partials in chunk order and fitted the null model, the scan phase (the job
+ * described above). Workers of the kinship phase are told "join again" and receive the scan job.
+ *
  * Security. Every call carries the join token as metadata (`x-gwasgrid-token`); a wrong or missing token is
  * answered with UNAUTHENTICATED before the handler runs. No request names a file: the coordinator only ever
- * reads the paths of its own job spec. Workers read the same paths on the shared filesystem.
+ * reads the paths of its own job spec. Workers read the same paths on the shared filesystem, or (worker flag
+ * --genotypes-from-coordinator) receive the rows of a leased range with FetchGenotypes, which names a lease,
+ * never a path or a range of the worker's choosing.
+ *
+ * Stopping. A coordinator stopped by SIGTERM/SIGINT before the job is done answers Lease with `stopping`,
+ * revokes every lease in heartbeat replies (`coordinator_stopping`), and exits; its shards stay on disk for a
+ * restart with the same --out. Workers that hear it exit 0.
  *
  * Leases. A lease gives one worker the right to compute one shard until its deadline; heartbeats of the
  * holder push the deadline forward. An expired lease puts the shard back in the queue with the next attempt
@@ -74,6 +86,8 @@ export interface JoinReply {
    * model): join again after this many milliseconds. The coordinator is reachable, so this is no outage.
    */
   retryAfterMs: number;
+  /** The coordinator is stopping (SIGTERM/SIGINT) before the job is done: no job, do not wait. */
+  coordinatorStopping: boolean;
 }
 
 /** Everything a worker needs to reproduce the coordinator's per-SNP inputs. */
@@ -104,6 +118,12 @@ export interface JobSpec {
   shardSize: number;
   /** Genotype samples removed by sample QC (--mind) on the coordinator, ascending; the worker removes them too. */
   excludedSamples: number[];
+  /** Samples in the genotype file (the kinship is computed over all of them). */
+  totalSamples: number;
+  /** Set in the kinship phase: there is no null model yet, and leases are kinship chunks. */
+  kinship:
+    | KinshipPhase
+    | undefined;
   /**
    * FarmCPU/GLM jobs ("farmcpu", "glm"): rounds go over NATS; everything else a worker needs is in the NATS
    * setup blob (docs/nats-protocol.md). Field 20 leaves room for MLM additions.
@@ -121,6 +141,18 @@ export interface NatsJob {
   token?: string | undefined;
   user?: string | undefined;
   pass?: string | undefined;
+}
+
+export interface KinshipPhase {
+  /** --gk: 1 centred, 2 standardised. */
+  mode: number;
+  /**
+   * SNP indices per chunk (chunk k covers [k·chunk_size, (k+1)·chunk_size) ∩ [0, total_snps)); a constant of
+   * the build, independent of the number of workers.
+   */
+  chunkSize: number;
+  /** sha256 (hex) of the coordinator's QC mask (one byte 0/1 per SNP of the genotype file). */
+  maskSha256: string;
 }
 
 /** Input paths and selections, as on the coordinator's command line. */
@@ -189,7 +221,15 @@ export interface LeaseRequest {
 export interface LeaseReply {
   shard?: Shard | undefined;
   wait?: Wait | undefined;
-  done?: Done | undefined;
+  done?:
+    | Done
+    | undefined;
+  /** The coordinator is stopping before the job is done (SIGTERM/SIGINT): no more leases. */
+  stopping?: Stopping | undefined;
+}
+
+export interface Stopping {
+  reason: string;
 }
 
 /** One leased shard: SNP indices [start, end) of the genotype file. */
@@ -223,6 +263,8 @@ export interface HeartbeatReply {
   /** Leases of the request that the worker no longer holds (expired and re-leased, or the shard is done). */
   revoked: string[];
   jobDone: boolean;
+  /** The coordinator is stopping before the job is done; every lease is revoked. */
+  coordinatorStopping: boolean;
 }
 
 export interface ShardChunk {
@@ -253,6 +295,7 @@ export interface ShardTrailer {
 export interface SubmitReply {
   outcome: SubmitReply_Outcome;
   jobDone: boolean;
+  coordinatorStopping: boolean;
 }
 
 export enum SubmitReply_Outcome {
@@ -281,6 +324,101 @@ export interface LeaveRequest {
 }
 
 export interface LeaveReply {
+}
+
+export interface KinshipChunk {
+  header?:
+    | KinshipHeader
+    | undefined;
+  /**
+   * The packed upper triangle of the partial sum (row by row, diagonal included: n(n+1)/2 float64,
+   * little-endian), in pieces of at most about 1 MiB.
+   */
+  data?: Buffer | undefined;
+  trailer?: KinshipTrailer | undefined;
+}
+
+export interface KinshipHeader {
+  workerId: string;
+  jobId: string;
+  leaseId: string;
+  index: number;
+  start: number;
+  end: number;
+  /** n, the genotype samples: the partial has n(n+1)/2 entries. */
+  samples: number;
+}
+
+export interface KinshipTrailer {
+  /** SNPs of the chunk that pass QC (the terms of the sum): must equal the lease's expected_snps. */
+  snps: number;
+  /** sha256 (hex) of all the data bytes. */
+  sha256: string;
+  seconds: number;
+}
+
+export interface GenotypesRequest {
+  workerId: string;
+  jobId: string;
+  /** A lease the worker holds; the range is the lease's. */
+  leaseId: string;
+}
+
+export interface GenotypesChunk {
+  header?:
+    | GenotypesHeader
+    | undefined;
+  /** Genotype rows of the range's QC-passing SNPs in SNP order, in pieces of at most about 1 MiB. */
+  rows?: Buffer | undefined;
+  trailer?: GenotypesTrailer | undefined;
+}
+
+export interface GenotypesHeader {
+  index: number;
+  start: number;
+  end: number;
+  encoding: GenotypesHeader_Encoding;
+  /** Genotype samples (the columns of a row). */
+  samples: number;
+  /** Rows that follow (the range's SNPs that pass QC) and bytes per row. */
+  rows: number;
+  rowBytes: number;
+  /** The genotype file's format (bed, bimbam, numeric), for messages. */
+  format: string;
+  /** Metadata of every SNP of [start, end). */
+  snps: SnpInfo[];
+  /**
+   * The coordinator's QC of every SNP of [start, end): keep flag (one byte), allele frequency (float64 LE),
+   * missing calls among the analysed samples (int32 LE).
+   */
+  qcMask: Buffer;
+  af: Buffer;
+  nMiss: Buffer;
+  /** The analysed samples, as indices into the genotype samples (int32 LE, ascending). */
+  analysed: Buffer;
+}
+
+export enum GenotypesHeader_Encoding {
+  ENCODING_UNSPECIFIED = 0,
+  /** PLINK_BED - PLINK .bed bytes, ⌈samples/4⌉ per row, exactly as in the file (compact: 2 bits per genotype). */
+  PLINK_BED = 1,
+  /** FLOAT64 - samples float64 dosages (little-endian) per row, NaN = missing (BIMBAM, numeric matrices). */
+  FLOAT64 = 2,
+  UNRECOGNIZED = -1,
+}
+
+export interface SnpInfo {
+  chr: string;
+  rs: string;
+  pos: number;
+  cm: number;
+  a1: string;
+  a0: string;
+}
+
+export interface GenotypesTrailer {
+  /** sha256 (hex) of all the row bytes. */
+  sha256: string;
 }
 
 function createBaseWorkerInfo(): WorkerInfo {
@@ -456,7 +594,14 @@ export const JoinRequest: MessageFns<JoinRequest> = {
 };
 
 function createBaseJoinReply(): JoinReply {
-  return { workerId: "", job: undefined, heartbeatIntervalMs: 0, leaseTimeoutMs: 0, retryAfterMs: 0 };
+  return {
+    workerId: "",
+    job: undefined,
+    heartbeatIntervalMs: 0,
+    leaseTimeoutMs: 0,
+    retryAfterMs: 0,
+    coordinatorStopping: false,
+  };
 }
 
 export const JoinReply: MessageFns<JoinReply> = {
@@ -475,6 +620,9 @@ export const JoinReply: MessageFns<JoinReply> = {
     }
     if (message.retryAfterMs !== 0) {
       writer.uint32(40).uint32(message.retryAfterMs);
+    }
+    if (message.coordinatorStopping !== false) {
+      writer.uint32(48).bool(message.coordinatorStopping);
     }
     return writer;
   },
@@ -532,6 +680,14 @@ export const JoinReply: MessageFns<JoinReply> = {
             message.retryAfterMs = reader.uint32();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.coordinatorStopping = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -554,6 +710,7 @@ export const JoinReply: MessageFns<JoinReply> = {
     message.heartbeatIntervalMs = object.heartbeatIntervalMs ?? 0;
     message.leaseTimeoutMs = object.leaseTimeoutMs ?? 0;
     message.retryAfterMs = object.retryAfterMs ?? 0;
+    message.coordinatorStopping = object.coordinatorStopping ?? false;
     return message;
   },
 };
@@ -573,6 +730,8 @@ function createBaseJobSpec(): JobSpec {
     blockSize: 0,
     shardSize: 0,
     excludedSamples: [],
+    totalSamples: 0,
+    kinship: undefined,
     nats: undefined,
   };
 }
@@ -621,6 +780,12 @@ export const JobSpec: MessageFns<JobSpec> = {
         writer.uint32(v);
       }
       writer.join();
+    }
+    if (message.totalSamples !== 0) {
+      writer.uint32(120).uint32(message.totalSamples);
+    }
+    if (message.kinship !== undefined) {
+      KinshipPhase.encode(message.kinship, writer.uint32(130).fork()).join();
     }
     if (message.nats !== undefined) {
       NatsJob.encode(message.nats, writer.uint32(162).fork()).join();
@@ -755,6 +920,22 @@ export const JobSpec: MessageFns<JobSpec> = {
 
             break;
           }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.totalSamples = reader.uint32();
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.kinship = KinshipPhase.decode(reader, reader.uint32());
+            continue;
+          }
           case 20: {
             if (tag !== 162) {
               break;
@@ -797,6 +978,10 @@ export const JobSpec: MessageFns<JobSpec> = {
     message.blockSize = object.blockSize ?? 0;
     message.shardSize = object.shardSize ?? 0;
     message.excludedSamples = object.excludedSamples?.map((e) => e) || [];
+    message.totalSamples = object.totalSamples ?? 0;
+    message.kinship = (object.kinship !== undefined && object.kinship !== null)
+      ? KinshipPhase.fromPartial(object.kinship)
+      : undefined;
     message.nats = (object.nats !== undefined && object.nats !== null) ? NatsJob.fromPartial(object.nats) : undefined;
     return message;
   },
@@ -901,6 +1086,85 @@ export const NatsJob: MessageFns<NatsJob> = {
     message.token = object.token ?? undefined;
     message.user = object.user ?? undefined;
     message.pass = object.pass ?? undefined;
+    return message;
+  },
+};
+
+function createBaseKinshipPhase(): KinshipPhase {
+  return { mode: 0, chunkSize: 0, maskSha256: "" };
+}
+
+export const KinshipPhase: MessageFns<KinshipPhase> = {
+  encode(message: KinshipPhase, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.mode !== 0) {
+      writer.uint32(8).uint32(message.mode);
+    }
+    if (message.chunkSize !== 0) {
+      writer.uint32(16).uint32(message.chunkSize);
+    }
+    if (message.maskSha256 !== "") {
+      writer.uint32(26).string(message.maskSha256);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): KinshipPhase {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseKinshipPhase();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.mode = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.chunkSize = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.maskSha256 = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<KinshipPhase>, I>>(base?: I): KinshipPhase {
+    return KinshipPhase.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<KinshipPhase>, I>>(object: I): KinshipPhase {
+    const message = createBaseKinshipPhase();
+    message.mode = object.mode ?? 0;
+    message.chunkSize = object.chunkSize ?? 0;
+    message.maskSha256 = object.maskSha256 ?? "";
     return message;
   },
 };
@@ -1527,7 +1791,7 @@ export const LeaseRequest: MessageFns<LeaseRequest> = {
 };
 
 function createBaseLeaseReply(): LeaseReply {
-  return { shard: undefined, wait: undefined, done: undefined };
+  return { shard: undefined, wait: undefined, done: undefined, stopping: undefined };
 }
 
 export const LeaseReply: MessageFns<LeaseReply> = {
@@ -1540,6 +1804,9 @@ export const LeaseReply: MessageFns<LeaseReply> = {
     }
     if (message.done !== undefined) {
       Done.encode(message.done, writer.uint32(26).fork()).join();
+    }
+    if (message.stopping !== undefined) {
+      Stopping.encode(message.stopping, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -1581,6 +1848,14 @@ export const LeaseReply: MessageFns<LeaseReply> = {
             message.done = Done.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.stopping = Stopping.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1601,6 +1876,64 @@ export const LeaseReply: MessageFns<LeaseReply> = {
     message.shard = (object.shard !== undefined && object.shard !== null) ? Shard.fromPartial(object.shard) : undefined;
     message.wait = (object.wait !== undefined && object.wait !== null) ? Wait.fromPartial(object.wait) : undefined;
     message.done = (object.done !== undefined && object.done !== null) ? Done.fromPartial(object.done) : undefined;
+    message.stopping = (object.stopping !== undefined && object.stopping !== null)
+      ? Stopping.fromPartial(object.stopping)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseStopping(): Stopping {
+  return { reason: "" };
+}
+
+export const Stopping: MessageFns<Stopping> = {
+  encode(message: Stopping, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reason !== "") {
+      writer.uint32(10).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Stopping {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStopping();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<Stopping>, I>>(base?: I): Stopping {
+    return Stopping.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Stopping>, I>>(object: I): Stopping {
+    const message = createBaseStopping();
+    message.reason = object.reason ?? "";
     return message;
   },
 };
@@ -1910,7 +2243,7 @@ export const HeartbeatRequest: MessageFns<HeartbeatRequest> = {
 };
 
 function createBaseHeartbeatReply(): HeartbeatReply {
-  return { revoked: [], jobDone: false };
+  return { revoked: [], jobDone: false, coordinatorStopping: false };
 }
 
 export const HeartbeatReply: MessageFns<HeartbeatReply> = {
@@ -1920,6 +2253,9 @@ export const HeartbeatReply: MessageFns<HeartbeatReply> = {
     }
     if (message.jobDone !== false) {
       writer.uint32(16).bool(message.jobDone);
+    }
+    if (message.coordinatorStopping !== false) {
+      writer.uint32(24).bool(message.coordinatorStopping);
     }
     return writer;
   },
@@ -1953,6 +2289,14 @@ export const HeartbeatReply: MessageFns<HeartbeatReply> = {
             message.jobDone = reader.bool();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.coordinatorStopping = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1972,6 +2316,7 @@ export const HeartbeatReply: MessageFns<HeartbeatReply> = {
     const message = createBaseHeartbeatReply();
     message.revoked = object.revoked?.map((e) => e) || [];
     message.jobDone = object.jobDone ?? false;
+    message.coordinatorStopping = object.coordinatorStopping ?? false;
     return message;
   },
 };
@@ -2254,7 +2599,7 @@ export const ShardTrailer: MessageFns<ShardTrailer> = {
 };
 
 function createBaseSubmitReply(): SubmitReply {
-  return { outcome: 0, jobDone: false };
+  return { outcome: 0, jobDone: false, coordinatorStopping: false };
 }
 
 export const SubmitReply: MessageFns<SubmitReply> = {
@@ -2264,6 +2609,9 @@ export const SubmitReply: MessageFns<SubmitReply> = {
     }
     if (message.jobDone !== false) {
       writer.uint32(16).bool(message.jobDone);
+    }
+    if (message.coordinatorStopping !== false) {
+      writer.uint32(24).bool(message.coordinatorStopping);
     }
     return writer;
   },
@@ -2297,6 +2645,14 @@ export const SubmitReply: MessageFns<SubmitReply> = {
             message.jobDone = reader.bool();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.coordinatorStopping = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2316,6 +2672,7 @@ export const SubmitReply: MessageFns<SubmitReply> = {
     const message = createBaseSubmitReply();
     message.outcome = object.outcome ?? 0;
     message.jobDone = object.jobDone ?? false;
+    message.coordinatorStopping = object.coordinatorStopping ?? false;
     return message;
   },
 };
@@ -2564,6 +2921,840 @@ export const LeaveReply: MessageFns<LeaveReply> = {
   },
 };
 
+function createBaseKinshipChunk(): KinshipChunk {
+  return { header: undefined, data: undefined, trailer: undefined };
+}
+
+export const KinshipChunk: MessageFns<KinshipChunk> = {
+  encode(message: KinshipChunk, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.header !== undefined) {
+      KinshipHeader.encode(message.header, writer.uint32(10).fork()).join();
+    }
+    if (message.data !== undefined) {
+      writer.uint32(18).bytes(message.data);
+    }
+    if (message.trailer !== undefined) {
+      KinshipTrailer.encode(message.trailer, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): KinshipChunk {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseKinshipChunk();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.header = KinshipHeader.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.data = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.trailer = KinshipTrailer.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<KinshipChunk>, I>>(base?: I): KinshipChunk {
+    return KinshipChunk.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<KinshipChunk>, I>>(object: I): KinshipChunk {
+    const message = createBaseKinshipChunk();
+    message.header = (object.header !== undefined && object.header !== null)
+      ? KinshipHeader.fromPartial(object.header)
+      : undefined;
+    message.data = object.data ?? undefined;
+    message.trailer = (object.trailer !== undefined && object.trailer !== null)
+      ? KinshipTrailer.fromPartial(object.trailer)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseKinshipHeader(): KinshipHeader {
+  return { workerId: "", jobId: "", leaseId: "", index: 0, start: 0, end: 0, samples: 0 };
+}
+
+export const KinshipHeader: MessageFns<KinshipHeader> = {
+  encode(message: KinshipHeader, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.workerId !== "") {
+      writer.uint32(10).string(message.workerId);
+    }
+    if (message.jobId !== "") {
+      writer.uint32(18).string(message.jobId);
+    }
+    if (message.leaseId !== "") {
+      writer.uint32(26).string(message.leaseId);
+    }
+    if (message.index !== 0) {
+      writer.uint32(32).uint32(message.index);
+    }
+    if (message.start !== 0) {
+      writer.uint32(40).uint32(message.start);
+    }
+    if (message.end !== 0) {
+      writer.uint32(48).uint32(message.end);
+    }
+    if (message.samples !== 0) {
+      writer.uint32(56).uint32(message.samples);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): KinshipHeader {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseKinshipHeader();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.workerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.jobId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.leaseId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.index = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.start = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.end = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.samples = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<KinshipHeader>, I>>(base?: I): KinshipHeader {
+    return KinshipHeader.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<KinshipHeader>, I>>(object: I): KinshipHeader {
+    const message = createBaseKinshipHeader();
+    message.workerId = object.workerId ?? "";
+    message.jobId = object.jobId ?? "";
+    message.leaseId = object.leaseId ?? "";
+    message.index = object.index ?? 0;
+    message.start = object.start ?? 0;
+    message.end = object.end ?? 0;
+    message.samples = object.samples ?? 0;
+    return message;
+  },
+};
+
+function createBaseKinshipTrailer(): KinshipTrailer {
+  return { snps: 0, sha256: "", seconds: 0 };
+}
+
+export const KinshipTrailer: MessageFns<KinshipTrailer> = {
+  encode(message: KinshipTrailer, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.snps !== 0) {
+      writer.uint32(8).uint32(message.snps);
+    }
+    if (message.sha256 !== "") {
+      writer.uint32(18).string(message.sha256);
+    }
+    if (message.seconds !== 0) {
+      writer.uint32(25).double(message.seconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): KinshipTrailer {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseKinshipTrailer();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.snps = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sha256 = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.seconds = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<KinshipTrailer>, I>>(base?: I): KinshipTrailer {
+    return KinshipTrailer.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<KinshipTrailer>, I>>(object: I): KinshipTrailer {
+    const message = createBaseKinshipTrailer();
+    message.snps = object.snps ?? 0;
+    message.sha256 = object.sha256 ?? "";
+    message.seconds = object.seconds ?? 0;
+    return message;
+  },
+};
+
+function createBaseGenotypesRequest(): GenotypesRequest {
+  return { workerId: "", jobId: "", leaseId: "" };
+}
+
+export const GenotypesRequest: MessageFns<GenotypesRequest> = {
+  encode(message: GenotypesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.workerId !== "") {
+      writer.uint32(10).string(message.workerId);
+    }
+    if (message.jobId !== "") {
+      writer.uint32(18).string(message.jobId);
+    }
+    if (message.leaseId !== "") {
+      writer.uint32(26).string(message.leaseId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GenotypesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGenotypesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.workerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.jobId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.leaseId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<GenotypesRequest>, I>>(base?: I): GenotypesRequest {
+    return GenotypesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GenotypesRequest>, I>>(object: I): GenotypesRequest {
+    const message = createBaseGenotypesRequest();
+    message.workerId = object.workerId ?? "";
+    message.jobId = object.jobId ?? "";
+    message.leaseId = object.leaseId ?? "";
+    return message;
+  },
+};
+
+function createBaseGenotypesChunk(): GenotypesChunk {
+  return { header: undefined, rows: undefined, trailer: undefined };
+}
+
+export const GenotypesChunk: MessageFns<GenotypesChunk> = {
+  encode(message: GenotypesChunk, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.header !== undefined) {
+      GenotypesHeader.encode(message.header, writer.uint32(10).fork()).join();
+    }
+    if (message.rows !== undefined) {
+      writer.uint32(18).bytes(message.rows);
+    }
+    if (message.trailer !== undefined) {
+      GenotypesTrailer.encode(message.trailer, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GenotypesChunk {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGenotypesChunk();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.header = GenotypesHeader.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.rows = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.trailer = GenotypesTrailer.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<GenotypesChunk>, I>>(base?: I): GenotypesChunk {
+    return GenotypesChunk.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GenotypesChunk>, I>>(object: I): GenotypesChunk {
+    const message = createBaseGenotypesChunk();
+    message.header = (object.header !== undefined && object.header !== null)
+      ? GenotypesHeader.fromPartial(object.header)
+      : undefined;
+    message.rows = object.rows ?? undefined;
+    message.trailer = (object.trailer !== undefined && object.trailer !== null)
+      ? GenotypesTrailer.fromPartial(object.trailer)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGenotypesHeader(): GenotypesHeader {
+  return {
+    index: 0,
+    start: 0,
+    end: 0,
+    encoding: 0,
+    samples: 0,
+    rows: 0,
+    rowBytes: 0,
+    format: "",
+    snps: [],
+    qcMask: Buffer.alloc(0),
+    af: Buffer.alloc(0),
+    nMiss: Buffer.alloc(0),
+    analysed: Buffer.alloc(0),
+  };
+}
+
+export const GenotypesHeader: MessageFns<GenotypesHeader> = {
+  encode(message: GenotypesHeader, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.index !== 0) {
+      writer.uint32(8).uint32(message.index);
+    }
+    if (message.start !== 0) {
+      writer.uint32(16).uint32(message.start);
+    }
+    if (message.end !== 0) {
+      writer.uint32(24).uint32(message.end);
+    }
+    if (message.encoding !== 0) {
+      writer.uint32(32).int32(message.encoding);
+    }
+    if (message.samples !== 0) {
+      writer.uint32(40).uint32(message.samples);
+    }
+    if (message.rows !== 0) {
+      writer.uint32(48).uint32(message.rows);
+    }
+    if (message.rowBytes !== 0) {
+      writer.uint32(56).uint32(message.rowBytes);
+    }
+    if (message.format !== "") {
+      writer.uint32(66).string(message.format);
+    }
+    for (const v of message.snps) {
+      SnpInfo.encode(v!, writer.uint32(74).fork()).join();
+    }
+    if (message.qcMask.length !== 0) {
+      writer.uint32(82).bytes(message.qcMask);
+    }
+    if (message.af.length !== 0) {
+      writer.uint32(90).bytes(message.af);
+    }
+    if (message.nMiss.length !== 0) {
+      writer.uint32(98).bytes(message.nMiss);
+    }
+    if (message.analysed.length !== 0) {
+      writer.uint32(106).bytes(message.analysed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GenotypesHeader {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGenotypesHeader();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.index = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.start = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.end = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.encoding = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.samples = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.rows = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.rowBytes = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.format = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.snps.push(SnpInfo.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.qcMask = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.af = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.nMiss = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.analysed = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<GenotypesHeader>, I>>(base?: I): GenotypesHeader {
+    return GenotypesHeader.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GenotypesHeader>, I>>(object: I): GenotypesHeader {
+    const message = createBaseGenotypesHeader();
+    message.index = object.index ?? 0;
+    message.start = object.start ?? 0;
+    message.end = object.end ?? 0;
+    message.encoding = object.encoding ?? 0;
+    message.samples = object.samples ?? 0;
+    message.rows = object.rows ?? 0;
+    message.rowBytes = object.rowBytes ?? 0;
+    message.format = object.format ?? "";
+    message.snps = object.snps?.map((e) => SnpInfo.fromPartial(e)) || [];
+    message.qcMask = object.qcMask ?? Buffer.alloc(0);
+    message.af = object.af ?? Buffer.alloc(0);
+    message.nMiss = object.nMiss ?? Buffer.alloc(0);
+    message.analysed = object.analysed ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseSnpInfo(): SnpInfo {
+  return { chr: "", rs: "", pos: 0, cm: 0, a1: "", a0: "" };
+}
+
+export const SnpInfo: MessageFns<SnpInfo> = {
+  encode(message: SnpInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chr !== "") {
+      writer.uint32(10).string(message.chr);
+    }
+    if (message.rs !== "") {
+      writer.uint32(18).string(message.rs);
+    }
+    if (message.pos !== 0) {
+      writer.uint32(25).double(message.pos);
+    }
+    if (message.cm !== 0) {
+      writer.uint32(33).double(message.cm);
+    }
+    if (message.a1 !== "") {
+      writer.uint32(42).string(message.a1);
+    }
+    if (message.a0 !== "") {
+      writer.uint32(50).string(message.a0);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SnpInfo {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSnpInfo();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chr = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.rs = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.pos = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.cm = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.a1 = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.a0 = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<SnpInfo>, I>>(base?: I): SnpInfo {
+    return SnpInfo.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SnpInfo>, I>>(object: I): SnpInfo {
+    const message = createBaseSnpInfo();
+    message.chr = object.chr ?? "";
+    message.rs = object.rs ?? "";
+    message.pos = object.pos ?? 0;
+    message.cm = object.cm ?? 0;
+    message.a1 = object.a1 ?? "";
+    message.a0 = object.a0 ?? "";
+    return message;
+  },
+};
+
+function createBaseGenotypesTrailer(): GenotypesTrailer {
+  return { sha256: "" };
+}
+
+export const GenotypesTrailer: MessageFns<GenotypesTrailer> = {
+  encode(message: GenotypesTrailer, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sha256 !== "") {
+      writer.uint32(10).string(message.sha256);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GenotypesTrailer {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGenotypesTrailer();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sha256 = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<GenotypesTrailer>, I>>(base?: I): GenotypesTrailer {
+    return GenotypesTrailer.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GenotypesTrailer>, I>>(object: I): GenotypesTrailer {
+    const message = createBaseGenotypesTrailer();
+    message.sha256 = object.sha256 ?? "";
+    return message;
+  },
+};
+
 export type CoordinatorService = typeof CoordinatorService;
 export const CoordinatorService = {
   /** Registers a worker and returns the job it will work on (or asks it to come back: retry_after_ms). */
@@ -2640,6 +3831,33 @@ export const CoordinatorService = {
     responseSerialize: (value: LeaveReply): Buffer => Buffer.from(LeaveReply.encode(value).finish()),
     responseDeserialize: (value: Buffer): LeaveReply => LeaveReply.decode(value),
   },
+  /**
+   * Kinship phase: the partial sum of one leased kinship chunk: a header, the packed upper triangle (float64
+   * little-endian) in chunks of about 1 MiB, then a trailer with the SNP count and sha256.
+   */
+  submitKinship: {
+    path: "/gwasgrid.v1.Coordinator/SubmitKinship" as const,
+    requestStream: true as const,
+    responseStream: false as const,
+    requestSerialize: (value: KinshipChunk): Buffer => Buffer.from(KinshipChunk.encode(value).finish()),
+    requestDeserialize: (value: Buffer): KinshipChunk => KinshipChunk.decode(value),
+    responseSerialize: (value: SubmitReply): Buffer => Buffer.from(SubmitReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SubmitReply => SubmitReply.decode(value),
+  },
+  /**
+   * --genotypes-from-coordinator: what the worker would otherwise read from files for the range of a lease it
+   * holds (SNP metadata, the coordinator's QC, the analysed samples, the genotype rows of the SNPs that pass
+   * QC). Refused unless the lease is valid and the caller's.
+   */
+  fetchGenotypes: {
+    path: "/gwasgrid.v1.Coordinator/FetchGenotypes" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: GenotypesRequest): Buffer => Buffer.from(GenotypesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GenotypesRequest => GenotypesRequest.decode(value),
+    responseSerialize: (value: GenotypesChunk): Buffer => Buffer.from(GenotypesChunk.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GenotypesChunk => GenotypesChunk.decode(value),
+  },
 } as const;
 
 export interface CoordinatorServer extends UntypedServiceImplementation {
@@ -2660,6 +3878,17 @@ export interface CoordinatorServer extends UntypedServiceImplementation {
   reportFailure: handleUnaryCall<FailureReport, FailureReply>;
   /** The worker is leaving (its leases are released at once). */
   leave: handleUnaryCall<LeaveRequest, LeaveReply>;
+  /**
+   * Kinship phase: the partial sum of one leased kinship chunk: a header, the packed upper triangle (float64
+   * little-endian) in chunks of about 1 MiB, then a trailer with the SNP count and sha256.
+   */
+  submitKinship: handleClientStreamingCall<KinshipChunk, SubmitReply>;
+  /**
+   * --genotypes-from-coordinator: what the worker would otherwise read from files for the range of a lease it
+   * holds (SNP metadata, the coordinator's QC, the analysed samples, the genotype rows of the SNPs that pass
+   * QC). Refused unless the lease is valid and the caller's.
+   */
+  fetchGenotypes: handleServerStreamingCall<GenotypesRequest, GenotypesChunk>;
 }
 
 export interface CoordinatorClient extends Client {
@@ -2759,6 +3988,37 @@ export interface CoordinatorClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: LeaveReply) => void,
   ): ClientUnaryCall;
+  /**
+   * Kinship phase: the partial sum of one leased kinship chunk: a header, the packed upper triangle (float64
+   * little-endian) in chunks of about 1 MiB, then a trailer with the SNP count and sha256.
+   */
+  submitKinship(
+    callback: (error: ServiceError | null, response: SubmitReply) => void,
+  ): ClientWritableStream<KinshipChunk>;
+  submitKinship(
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SubmitReply) => void,
+  ): ClientWritableStream<KinshipChunk>;
+  submitKinship(
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SubmitReply) => void,
+  ): ClientWritableStream<KinshipChunk>;
+  submitKinship(
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SubmitReply) => void,
+  ): ClientWritableStream<KinshipChunk>;
+  /**
+   * --genotypes-from-coordinator: what the worker would otherwise read from files for the range of a lease it
+   * holds (SNP metadata, the coordinator's QC, the analysed samples, the genotype rows of the SNPs that pass
+   * QC). Refused unless the lease is valid and the caller's.
+   */
+  fetchGenotypes(request: GenotypesRequest, options?: Partial<CallOptions>): ClientReadableStream<GenotypesChunk>;
+  fetchGenotypes(
+    request: GenotypesRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<GenotypesChunk>;
 }
 
 export const CoordinatorClient = makeGenericClientConstructor(

@@ -39,11 +39,25 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
   describe: 'Join a distributed run: lease SNP shards from a coordinator, scan them, send the results back',
   builder: (y) =>
     (y as Argv<object>)
-      .option('coordinator', { type: 'string', demandOption: true, describe: 'the coordinator\'s HOST:PORT', group: 'Worker:' })
+      .option('coordinator', {
+        type: 'string',
+        demandOption: true,
+        describe: "the coordinator's HOST:PORT",
+        group: 'Worker:',
+      })
       .option('token', { type: 'string', describe: `join token (default: $${TOKEN_ENV})`, group: 'Worker:' })
-      .option('timeout', { type: 'number', default: 60, describe: 'give up after the coordinator is unreachable this many seconds', group: 'Worker:' })
-      .option('threads', { type: 'number', describe: 'threads for the per-SNP tests (default: all cores, or $GWASGRID_THREADS)', group: 'Worker:' })
-      .option('name', { type: 'string', describe: 'a name for the coordinator\'s log', group: 'Worker:' })
+      .option('timeout', {
+        type: 'number',
+        default: 60,
+        describe: 'give up after the coordinator is unreachable this many seconds',
+        group: 'Worker:',
+      })
+      .option('threads', {
+        type: 'number',
+        describe: 'threads for the per-SNP tests (default: all cores, or $GWASGRID_THREADS)',
+        group: 'Worker:',
+      })
+      .option('name', { type: 'string', describe: "a name for the coordinator's log", group: 'Worker:' })
       .option('genotypes-from-coordinator', {
         type: 'boolean',
         default: false,
@@ -54,22 +68,65 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       })
       .option('tls-cert', { type: 'string', describe: 'client certificate (PEM) for mTLS', group: 'TLS:' })
       .option('tls-key', { type: 'string', describe: 'client key (PEM) for mTLS', group: 'TLS:' })
-      .option('tls-ca', { type: 'string', describe: 'CA (PEM) that signed the coordinator\'s certificate: connect with TLS', group: 'TLS:' })
-      .option('log-format', { choices: ['text', 'json'] as const, describe: 'log lines on stderr (default: text on a terminal, json otherwise)', group: 'Run:' })
-      .option('nats', { type: 'string', describe: 'NATS URL for FarmCPU/GLM jobs (default: the one the coordinator announces)', group: 'NATS (FarmCPU, GLM):' })
-      .option('nats-token', { type: 'string', describe: 'NATS token (default: the coordinator\'s)', group: 'NATS (FarmCPU, GLM):' })
+      .option('tls-ca', {
+        type: 'string',
+        describe: "CA (PEM) that signed the coordinator's certificate: connect with TLS",
+        group: 'TLS:',
+      })
+      .option('log-format', {
+        choices: ['text', 'json'] as const,
+        describe: 'log lines on stderr (default: text on a terminal, json otherwise)',
+        group: 'Run:',
+      })
+      .option('nats', {
+        type: 'string',
+        describe: 'NATS URL for FarmCPU/GLM jobs (default: the one the coordinator announces)',
+        group: 'NATS (FarmCPU, GLM):',
+      })
+      .option('nats-token', {
+        type: 'string',
+        describe: "NATS token (default: the coordinator's)",
+        group: 'NATS (FarmCPU, GLM):',
+      })
       .option('nats-user', { type: 'string', describe: 'NATS user', group: 'NATS (FarmCPU, GLM):' })
       .option('nats-pass', { type: 'string', describe: 'NATS password', group: 'NATS (FarmCPU, GLM):' })
-      .option('nats-tls-ca', { type: 'string', describe: 'CA (PEM) of the NATS server: connect with TLS', group: 'NATS (FarmCPU, GLM):' })
-      .option('nats-tls-cert', { type: 'string', describe: 'client certificate (PEM) for NATS mutual TLS', group: 'NATS (FarmCPU, GLM):' })
-      .option('nats-tls-key', { type: 'string', describe: 'client key (PEM) for NATS mutual TLS', group: 'NATS (FarmCPU, GLM):' })
-      .example('$0 worker --coordinator head:50051 --token "$T"', 'join and work until the job is done (inputs on the shared filesystem; MLM shards over gRPC, FarmCPU/GLM rounds over NATS)')
-      .example('$0 worker --coordinator head:50051 --token "$T" --genotypes-from-coordinator', 'a node without the input files')
-      .example('GWASGRID_TOKEN=$T $0 worker --coordinator head:50051 --threads 8 --name node07', 'token from the environment, 8 threads')
-      .example('$0 worker --coordinator head:50051 --tls-ca ca.pem --tls-cert w.pem --tls-key w.key', 'TLS (mTLS with a client certificate)')
-      .example('$0 worker --coordinator head:50051 --timeout 600', 'ride out coordinator restarts of up to 10 minutes')
+      .option('nats-tls-ca', {
+        type: 'string',
+        describe: 'CA (PEM) of the NATS server: connect with TLS',
+        group: 'NATS (FarmCPU, GLM):',
+      })
+      .option('nats-tls-cert', {
+        type: 'string',
+        describe: 'client certificate (PEM) for NATS mutual TLS',
+        group: 'NATS (FarmCPU, GLM):',
+      })
+      .option('nats-tls-key', {
+        type: 'string',
+        describe: 'client key (PEM) for NATS mutual TLS',
+        group: 'NATS (FarmCPU, GLM):',
+      })
+      .example(
+        '$0 worker --coordinator head:50051 --token "$T"',
+        'join and work until the job is done (inputs on the shared filesystem; MLM shards over gRPC, FarmCPU/GLM rounds over NATS)',
+      )
+      .example(
+        '$0 worker --coordinator head:50051 --token "$T" --genotypes-from-coordinator',
+        'a node without the input files',
+      )
+      .example(
+        'GWASGRID_TOKEN=$T $0 worker --coordinator head:50051 --threads 8 --name node07',
+        'token from the environment, 8 threads',
+      )
+      .example(
+        '$0 worker --coordinator head:50051 --tls-ca ca.pem --tls-cert w.pem --tls-key w.key',
+        'TLS (mTLS with a client certificate)',
+      )
+      .example(
+        '$0 worker --coordinator head:50051 --timeout 600',
+        'ride out coordinator restarts of up to 10 minutes',
+      )
       .epilog(
-        'Exit status: 0 when the job is done, or when the coordinator was stopped (SIGTERM/SIGINT) before it was done ' +
+        'Exit codes: 0 when the job is done, or when the coordinator was stopped (SIGTERM/SIGINT) before it was done ' +
           '(restart the coordinator with the same --out to resume, then start workers again); 6 token refused, coordinator ' +
           'unreachable past --timeout or a protocol mismatch; 143/130 when this worker gets SIGTERM/SIGINT (it leaves the job first).',
       )
@@ -81,7 +138,8 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
           throw new UsageError(`--coordinator: ${(e as Error).message}`);
         }
         if (!(args.timeout > 0)) throw new UsageError('--timeout must be > 0 seconds');
-        if (args.threads !== undefined && !(Number.isInteger(args.threads) && args.threads >= 1)) throw new UsageError('--threads must be a whole number ≥ 1');
+        if (args.threads !== undefined && !(Number.isInteger(args.threads) && args.threads >= 1))
+          throw new UsageError('--threads must be a whole number ≥ 1');
         return true;
       }) as unknown as Argv<WorkerArgs>,
   handler: async (a) => {

@@ -214,13 +214,15 @@ describe(`multi-host runs (${process.getuid?.() === 0 ? 'network namespaces' : '
     for (const w of ws) expect((await w.exit).code, w.stderr).toBe(0);
     expect(readFileSync(`${out}.assoc.txt`).equals(reference)).toBe(true);
     // The workers joined from their own hosts' addresses.
+    // Each worker joins once per phase (kinship phase, then scan), so 2 to 4 joins.
     const joined = c.events('joined').map((r) => String(r.msg));
-    expect(joined).toHaveLength(2);
+    expect(joined.length).toBeGreaterThanOrEqual(2);
+    expect(joined.length).toBeLessThanOrEqual(4);
     if (net) {
       expect(joined.some((m) => m.includes(`from ${place.worker1.address}:`))).toBe(true);
       expect(joined.some((m) => m.includes(`from ${place.worker2.address}:`))).toBe(true);
     }
-    expect(c.events('finished')).toHaveLength(16);
+    expect(c.events('finished').filter((r) => String(r.shard).startsWith('shard-'))).toHaveLength(16); // + the kinship chunks
     // deploy/sizing.mjs (the Kubernetes requests, the runbooks' tables) is an upper bound of the measured peaks.
     const [cPeak, ...wPeaks] = await Promise.all(peaks);
     const n = 1410;
@@ -250,7 +252,10 @@ describe(`multi-host runs (${process.getuid?.() === 0 ? 'network namespaces' : '
     net.ip('worker2', 'link', 'set', 'eth0', 'down');
     // The coordinator must still exit when done, although the victim's connection stays half-open (no FIN/RST).
     const cutShard = scans()[scans().length - 1].shard!;
-    const victimId = victim.records.find((r) => r.event === 'session')!.worker!;
+    // The victim's id in the scan phase (it joined again after the kinship phase, with a new id).
+    const victimId = victim.records
+      .filter((r) => r.event === 'session' && r.phase === 'scan')
+      .at(-1)!.worker!;
     try {
       expect((await c.exit).code, c.stderr).toBe(0);
       expect((await survivor.exit).code, survivor.stderr).toBe(0);
@@ -258,7 +263,7 @@ describe(`multi-host runs (${process.getuid?.() === 0 ? 'network namespaces' : '
       net.ip('worker2', 'link', 'set', 'eth0', 'up');
     }
     expect(c.events('expired').some((r) => r.shard === cutShard && r.worker === victimId)).toBe(true);
-    const finished = c.events('finished');
+    const finished = c.events('finished').filter((r) => String(r.shard).startsWith('shard-'));
     expect(finished.find((r) => r.shard === cutShard)!.worker).not.toBe(victimId);
     expect(new Set(finished.map((r) => r.shard)).size).toBe(finished.length);
     expect(finished).toHaveLength(25);

@@ -131,8 +131,13 @@ describe('SLURM (single node, real daemons)', () => {
 
     expect(text).toMatch(new RegExp(`coordinator on \\S+:${env.GWASGRID_PORT}, 1 node\\(s\\)`));
     const recs = records(out);
-    expect(recs.filter((r) => r.event === 'joined')).toHaveLength(2);
-    expect(recs.filter((r) => r.event === 'finished')).toHaveLength(16);
+    // Each worker joins once per phase (kinship phase, then scan).
+    const joins = recs.filter((r) => r.event === 'joined').length;
+    expect(joins).toBeGreaterThanOrEqual(2);
+    expect(joins).toBeLessThanOrEqual(4);
+    expect(recs.filter((r) => r.event === 'finished' && String(r.shard).startsWith('shard-'))).toHaveLength(
+      16,
+    ); // + the kinship chunks
     // Each srun task logged to its own file and received the null model.
     for (const t of [0, 1])
       expect(records(join(run, `cd8.worker-${t}.log`)).some((r) => r.event === 'model')).toBe(true);
@@ -150,7 +155,9 @@ describe('SLURM (single node, real daemons)', () => {
     const jobid = jobIdOf(await runBlock('slurm-allocation', env));
     const shards = join(run, 'cd8.shards');
     const doneShards = () =>
-      existsSync(shards) ? readdirSync(shards).filter((f) => f.endsWith('.sha256')).length : 0;
+      existsSync(shards)
+        ? readdirSync(shards).filter((f) => f.startsWith('shard-') && f.endsWith('.sha256')).length
+        : 0;
     const until = Date.now() + JOB_TIMEOUT;
     while (doneShards() < 4) {
       if (Date.now() > until)
@@ -273,7 +280,8 @@ describe('SLURM (single node, real daemons)', () => {
     expect(alive(pid)).toBe(false);
     expect(readFileSync(join(run, 'cd8-array.assoc.txt')).equals(reference)).toBe(true);
     const joined = records(log).filter((r) => r.event === 'joined');
-    expect(joined).toHaveLength(2);
+    expect(joined.length).toBeGreaterThanOrEqual(2); // once per phase and worker: 2 to 4
+    expect(joined.length).toBeLessThanOrEqual(4);
     expect(joined.map((r) => String(r.msg)).join('\n')).toMatch(new RegExp(`slurm-${jobid}_0`));
   }, 300_000);
 });

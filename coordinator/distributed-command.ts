@@ -17,7 +17,13 @@ import { resolveToken, TOKEN_ENV } from '../shared/protocol/auth.js';
 import { parseHostPort } from '../shared/protocol/rpc.js';
 import { hideBin } from 'yargs/helpers';
 import { mlmOptions, mlmConfig, setup, distributedSupported, type MlmArgs } from './commands.js';
-import { CoordinatorStopped, DEFAULT_LEASE_TIMEOUT_MS, reportStopped, startCoordinator, stopOnSignals } from './run.js';
+import {
+  CoordinatorStopped,
+  DEFAULT_LEASE_TIMEOUT_MS,
+  reportStopped,
+  startCoordinator,
+  stopOnSignals,
+} from './run.js';
 import { femOptions, femSpec, farmcpuOptions, farmCpuSettings, type FarmCpuArgs } from './fem-commands.js';
 import {
   DEFAULT_NATS_LEASE_TIMEOUT_MS,
@@ -199,7 +205,9 @@ export const coordinatorCommand: CommandModule<object, CoordinatorArgs> = {
         'Phases: QC; the kinship phase (unless --kinship FILE): workers compute partial sums over fixed chunks of 8192 SNP indices, ' +
           'added here in chunk order (the bytes of gwasgrid mlm); the null model; the scan shards; the merge. Finished kinship partials ' +
           'and shards are kept in PREFIX.shards/: running the same command again resumes. SIGTERM/SIGINT: no more leases, workers are told ' +
-          '(they exit 0), PREFIX.shards/ is kept, no PREFIX.assoc.txt is written; exit 143 (SIGTERM) or 130 (SIGINT). A second signal exits at once.',
+          '(they exit 0), PREFIX.shards/ is kept, no PREFIX.assoc.txt is written; exit 143 (SIGTERM) or 130 (SIGINT). A second signal exits at once. ' +
+          '--method farmcpu|glm: workers join here and are sent to --nats; each round is leased to them in SNP partitions (docs/nats-protocol.md); ' +
+          'the outputs are those of gwasgrid farmcpu|glm, byte for byte.',
       ) as unknown as Argv<CoordinatorArgs>;
   },
   handler: async (a) => {

@@ -42,7 +42,10 @@ export interface FarmCoordinatorConfig {
 export const DEFAULT_NATS_LEASE_TIMEOUT_MS = 15_000;
 export const DEFAULT_ROUND_DEADLINE_MS = 3_600_000;
 
-/** The job's id: sha256 of the method and the analysis settings that change results. */
+/**
+ * The job's id: sha256 of the method, the analysis settings and the start time — a FarmCPU/GLM run is not resumed
+ * after a coordinator crash (its rounds take seconds to minutes), so two runs never share NATS subjects.
+ */
 function farmJobId(cfg: FarmCoordinatorConfig): string {
   const a = cfg.analysis;
   const desc = JSON.stringify({

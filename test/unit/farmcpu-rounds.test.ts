@@ -17,7 +17,7 @@ import {
 } from '../../shared/methods/farmcpu/rounds.js';
 import { partitionRanges } from '../../shared/methods/farmcpu/bus.js';
 import { chromosomeCodes } from '../../shared/methods/farmcpu/bins.js';
-import { zeroin } from '../../shared/methods/farmcpu/rem.js';
+import { uniroot } from '../../shared/stats/uniroot.js';
 import type { PartitionReply, RoundRequest } from '../../shared/methods/farmcpu/protocol.js';
 import type { SnpMeta } from '../../shared/genotype/types.js';
 
@@ -152,11 +152,11 @@ describe('FarmCPU rounds', () => {
     expect(() => mergeReplies(req, [a], 9)).toThrow(/cover/);
   });
 
-  it('zeroin (R uniroot) finds roots to its tolerance', () => {
+  it('uniroot (R zeroin) finds roots to its tolerance', () => {
     const f = (x: number) => Math.cos(x) - x;
-    const r = zeroin(f, 0, 1, f(0), f(1), 1e-12);
+    const r = uniroot(f, 0, 1, 1e-12);
     expect(Math.abs(r - 0.7390851332151607)).toBeLessThan(1e-11);
     const g = (x: number) => x * x * x - 2;
-    expect(Math.abs(zeroin(g, 0, 2, g(0), g(2)) - Math.cbrt(2))).toBeLessThan(1.3e-4);
+    expect(Math.abs(uniroot(g, 0, 2) - Math.cbrt(2))).toBeLessThan(1.3e-4);
   });
 });

@@ -17,6 +17,7 @@
 import { jacobiEigen, symmetricPseudoInverse } from '../../fem/ginv.js';
 import type { QtnVector } from './protocol.js';
 import { binCandidates, type ScanResult } from './rounds.js';
+import { uniroot } from '../../stats/uniroot.js';
 
 export interface RemEvaluation {
   binSize: number;
@@ -30,63 +31,6 @@ export interface RemEvaluation {
   delta: number;
 }
 
-/**
- * R's `uniroot` root finder (Brent 1973, the netlib `zeroin` that R's `R_zeroin2` implements): a root of f in
- * [ax, bx] given f(ax) and f(bx) of opposite sign, to tolerance `tol` (default ε^¼ as in `uniroot`).
- */
-export function zeroin(f: (x: number) => number, ax: number, bx: number, fax: number, fbx: number, tol = Math.pow(Number.EPSILON, 0.25), maxIter = 1000): number {
-  let a = ax;
-  let b = bx;
-  let fa = fax;
-  let fb = fbx;
-  let c = a;
-  let fc = fa;
-  if (fa === 0) return a;
-  if (fb === 0) return b;
-  for (let it = 0; it <= maxIter; it++) {
-    const prevStep = b - a;
-    if (Math.abs(fc) < Math.abs(fb)) {
-      a = b;
-      b = c;
-      c = a;
-      fa = fb;
-      fb = fc;
-      fc = fa;
-    }
-    const tolAct = 2 * Number.EPSILON * Math.abs(b) + tol / 2;
-    let newStep = (c - b) / 2;
-    if (Math.abs(newStep) <= tolAct || fb === 0) return b;
-    if (Math.abs(prevStep) >= tolAct && Math.abs(fa) > Math.abs(fb)) {
-      let p: number;
-      let q: number;
-      const cb = c - b;
-      if (a === c) {
-        const t1 = fb / fa;
-        p = cb * t1;
-        q = 1 - t1;
-      } else {
-        const qq = fa / fc;
-        const t1 = fb / fc;
-        const t2 = fb / fa;
-        p = t2 * (cb * qq * (qq - t1) - (b - a) * (t1 - 1));
-        q = (qq - 1) * (t1 - 1) * (t2 - 1);
-      }
-      if (p > 0) q = -q;
-      else p = -p;
-      if (p < 0.75 * cb * q - Math.abs(tolAct * q) / 2 && p < Math.abs((prevStep * q) / 2)) newStep = p / q;
-    }
-    if (Math.abs(newStep) < tolAct) newStep = newStep > 0 ? tolAct : -tolAct;
-    a = b;
-    fa = fb;
-    b += newStep;
-    fb = f(b);
-    if ((fb > 0 && fc > 0) || (fb < 0 && fc < 0)) {
-      c = a;
-      fc = fa;
-    }
-  }
-  return b;
-}
 
 /**
  * EMMA REML (`MVP.EMMA.Vg.Ve` semantics) for y (n), X (n × q, row-major, intercept included) and the
@@ -210,7 +154,7 @@ export function emmaRemlLowRank(y: Float64Array, X: Float64Array, q: number, Zra
   if (dLL[m - 2] > -esp) opt.push({ logd: ulim, ll: LL(ulim) });
   for (let i = 0; i < m - 1; i++) {
     if (dLL[i] * dLL[i + 1] < 0 && dLL[i] > 0 && dLL[i + 1] < 0) {
-      const root = zeroin(dLLraw, grid[i], grid[i + 1], dLLraw(grid[i]), dLLraw(grid[i + 1]));
+      const root = uniroot(dLLraw, grid[i], grid[i + 1]);
       opt.push({ logd: root, ll: LL(root) });
     }
   }

@@ -8,13 +8,11 @@
  * unreachable coordinator make the worker exit non-zero with the reason. Ports are chosen at run time (the
  * coordinator listens on port 0 and logs the port). Workers run with GWASGRID_THREADS=1 (2-core machine).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { REPO, bfilePath, dataPath, tempDir } from '../helpers/data.js';
+import { bfilePath, dataPath, tempDir } from '../helpers/data.js';
+import { CLI, Proc, freePort, killAll } from '../helpers/proc.js';
 
-const CLI = join(REPO, 'dist', 'bin', 'gwasgrid.js');
 const MOUSE = ['--bfile', bfilePath('mouse_hs1940', 'mouse_hs1940'), '--kinship', dataPath('mouse_hs1940', 'reference', 'mouse_hs1940.cXX.txt.gz'), '--pheno-col', '1'];
 /** Kinship computed (by the workers, in a distributed run). */
 const MOUSE_K = ['--bfile', bfilePath('mouse_hs1940', 'mouse_hs1940'), '--pheno-col', '1'];
@@ -22,78 +20,17 @@ const MAIZE = ['--bfile', bfilePath('maize_mdp', 'maize_mdp'), '--kinship', data
 const MAIZE_K = ['--bfile', bfilePath('maize_mdp', 'maize_mdp'), '--lmm', '1'];
 const TOKEN = 'integration-test-token';
 
-/** One log record of a child (JSON lines on a pipe; a non-JSON line becomes { msg }). */
-type Rec = { msg?: string; event?: string; worker?: string; shard?: string; port?: number; skipped?: number; level?: string; remote?: boolean; phase?: string; exitCode?: number };
-
-const running = new Set<ChildProcess>();
-
-class Proc {
-  readonly child: ChildProcess;
-  readonly records: Rec[] = [];
-  stderr = '';
-  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  private readonly waiters: Array<() => void> = [];
-
-  constructor(args: string[], env: Record<string, string> = {}, cwd?: string) {
-    this.child = spawn('node', [CLI, ...args], { env: { ...process.env, GWASGRID_THREADS: '1', ...env }, stdio: ['ignore', 'ignore', 'pipe'], cwd });
-    running.add(this.child);
-    let partial = '';
-    this.child.stderr!.setEncoding('utf8').on('data', (s: string) => {
-      this.stderr += s;
-      const lines = (partial + s).split('\n');
-      partial = lines.pop()!;
-      for (const l of lines) {
-        try {
-          this.records.push(JSON.parse(l) as Rec);
-        } catch {
-          this.records.push({ msg: l });
-        }
-      }
-      for (const w of this.waiters.splice(0)) w();
-    });
-    this.exit = new Promise((resolve) =>
-      this.child.on('exit', (code, signal) => {
-        running.delete(this.child);
-        resolve({ code, signal });
-        for (const w of this.waiters.splice(0)) w();
-      }),
-    );
-  }
-
-  /** The first record (from `from` on) matching `pred`. */
-  async waitFor(pred: (r: Rec) => boolean, what: string, timeoutMs = 60_000, from = 0): Promise<Rec> {
-    const until = Date.now() + timeoutMs;
-    for (;;) {
-      const hit = this.records.slice(from).find(pred);
-      if (hit) return hit;
-      if (this.child.exitCode !== null || this.child.signalCode !== null)
-        throw new Error(`exited before ${what}:\n${this.stderr}`);
-      if (Date.now() > until) throw new Error(`timed out waiting for ${what}:\n${this.stderr}`);
-      await new Promise<void>((r) => {
-        this.waiters.push(r);
-        setTimeout(r, 200);
-      });
-    }
-  }
-
-  events(event: string): Rec[] {
-    return this.records.filter((r) => r.event === event);
-  }
-
-  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
-    this.child.kill(signal);
-  }
+/** The built CLI as a child process (one test thread each: 2-core machine); records are its JSON log lines. */
+function cli(args: string[], env: Record<string, string> = {}, cwd?: string): Proc {
+  return new Proc('node', [CLI, ...args], { env: { GWASGRID_THREADS: '1', ...env }, cwd });
 }
 
-afterEach(() => {
-  for (const c of running) c.kill('SIGKILL');
-  running.clear();
-});
+afterEach(() => killAll());
 
 const coordinator = (data: string[], out: string, extra: string[] = []) =>
-  new Proc(['coordinator', ...data, '--listen', '127.0.0.1:0', '--token', TOKEN, '--out', out, ...extra]);
+  cli(['coordinator', ...data, '--listen', '127.0.0.1:0', '--token', TOKEN, '--out', out, ...extra]);
 const worker = (port: number, extra: string[] = [], token = TOKEN, cwd?: string) =>
-  new Proc(['worker', '--coordinator', `127.0.0.1:${port}`, ...extra], { GWASGRID_TOKEN: token }, cwd);
+  cli(['worker', '--coordinator', `127.0.0.1:${port}`, ...extra], { GWASGRID_TOKEN: token }, cwd);
 const listening = async (c: Proc) => (await c.waitFor((r) => r.event === 'listening', 'the coordinator to listen')).port!;
 
 /** Every shard (or kinship chunk, `prefix` kinship) finished exactly once (no duplicates, none lost). */
@@ -103,14 +40,6 @@ function expectEachShardOnce(c: Proc, shards: number, prefix = 'shard'): void {
   expect(done.length).toBe(shards);
 }
 
-/** A port nothing listens on. */
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 describe('distributed MLM over gRPC (real processes)', () => {
   let mouseRef: Buffer;
@@ -119,8 +48,8 @@ describe('distributed MLM over gRPC (real processes)', () => {
 
   beforeAll(async () => {
     const dir = tempDir('dist-ref');
-    const p = new Proc(['mlm', ...MOUSE, '--out', join(dir, 'cd8')], { GWASGRID_THREADS: '2' });
-    const q = new Proc(['mlm', ...MOUSE_K, '--out', join(dir, 'cd8k')], { GWASGRID_THREADS: '2' });
+    const p = cli(['mlm', ...MOUSE, '--out', join(dir, 'cd8')], { GWASGRID_THREADS: '2' });
+    const q = cli(['mlm', ...MOUSE_K, '--out', join(dir, 'cd8k')], { GWASGRID_THREADS: '2' });
     expect((await p.exit).code, p.stderr).toBe(0);
     expect((await q.exit).code, q.stderr).toBe(0);
     mouseRef = readFileSync(join(dir, 'cd8.assoc.txt'));
@@ -255,7 +184,7 @@ describe('distributed MLM over gRPC (real processes)', () => {
     expect(before).toBeGreaterThanOrEqual(4);
     expect(existsSync(`${out}.assoc.txt`)).toBe(false);
 
-    const c2 = new Proc([
+    const c2 = cli([
       'coordinator',
       ...MOUSE,
       '--listen',
@@ -309,9 +238,9 @@ describe('distributed MLM over gRPC (real processes)', () => {
 
   it('gwasgrid mlm --workers 2 (embedded, kinship phase included) writes the bytes of plain gwasgrid mlm and removes its shards', async () => {
     const dir = tempDir('dist-embedded');
-    const single = new Proc(['mlm', ...MAIZE_K, '--out', join(dir, 'single')]);
+    const single = cli(['mlm', ...MAIZE_K, '--out', join(dir, 'single')]);
     expect((await single.exit).code, single.stderr).toBe(0);
-    const emb = new Proc(['mlm', ...MAIZE_K, '--workers', '2', '--out', join(dir, 'embedded')]);
+    const emb = cli(['mlm', ...MAIZE_K, '--workers', '2', '--out', join(dir, 'embedded')]);
     expect((await emb.exit).code, emb.stderr).toBe(0);
     expect(readFileSync(join(dir, 'embedded.assoc.txt')).equals(readFileSync(join(dir, 'single.assoc.txt')))).toBe(true);
     // Both local workers are started; on a fast machine the first can do maize's one kinship chunk and all its
@@ -328,14 +257,14 @@ describe('distributed MLM over gRPC (real processes)', () => {
   it('QC flags travel to the workers (--hwe/--mac remove SNPs; --mind is refused): same bytes as plain mlm', async () => {
     const dir = tempDir('dist-qc');
     const qc = ['--hwe', '1e-20', '--mac', '30'];
-    const single = new Proc(['mlm', ...MAIZE, ...qc, '--out', join(dir, 'single')]);
+    const single = cli(['mlm', ...MAIZE, ...qc, '--out', join(dir, 'single')]);
     expect((await single.exit).code, single.stderr).toBe(0);
-    const emb = new Proc(['mlm', ...MAIZE, ...qc, '--workers', '2', '--out', join(dir, 'embedded')]);
+    const emb = cli(['mlm', ...MAIZE, ...qc, '--workers', '2', '--out', join(dir, 'embedded')]);
     expect((await emb.exit).code, emb.stderr).toBe(0);
     expect(
       readFileSync(join(dir, 'embedded.assoc.txt')).equals(readFileSync(join(dir, 'single.assoc.txt'))),
     ).toBe(true);
-    const refused = new Proc([
+    const refused = cli([
       'mlm',
       ...MAIZE,
       '--workers',
@@ -347,7 +276,7 @@ describe('distributed MLM over gRPC (real processes)', () => {
     ]);
     expect((await refused.exit).code).toBe(2);
     expect(refused.stderr).toMatch(/distributed runs write the GEMMA \.assoc\.txt only/);
-    const mind = new Proc(['mlm', ...MAIZE, '--mind', '0.1', '--workers', '2', '--out', join(dir, 'y')]);
+    const mind = cli(['mlm', ...MAIZE, '--mind', '0.1', '--workers', '2', '--out', join(dir, 'y')]);
     expect((await mind.exit).code).toBe(2);
     expect(mind.stderr).toMatch(/--mind is not supported in distributed runs yet/);
   });

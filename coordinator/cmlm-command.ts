@@ -10,8 +10,10 @@ import type { GroupKinship } from '../shared/cmlm/compress.js';
 import { UsageError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { LinalgBackend } from '../shared/linalg/backend.js';
+import { writePlots } from '../shared/results/plot/index.js';
 
 export interface CmlmArgs extends CommonArgs {
+  plot?: boolean;
   'kinship-method': CmlmKinshipMethod;
   'group-from': number;
   'group-to'?: number;
@@ -21,7 +23,12 @@ export interface CmlmArgs extends CommonArgs {
   extract?: string;
 }
 
-const GROUP_KINSHIP: Record<string, GroupKinship> = { mean: 'Mean', max: 'Max', min: 'Min', median: 'Median' };
+const GROUP_KINSHIP: Record<string, GroupKinship> = {
+  mean: 'Mean',
+  max: 'Max',
+  min: 'Min',
+  median: 'Median',
+};
 
 /** The model flags of `gwasgrid cmlm`. */
 export function cmlmOptions<T>(y: Argv<T>) {
@@ -32,17 +39,41 @@ export function cmlmOptions<T>(y: Argv<T>) {
       describe: 'drop SNPs with allele frequency < maf or > 1-maf (GAPIT filters nothing: default 0)',
       group: 'QC:',
     })
-    .option('miss', { type: 'number', default: 1, describe: 'drop SNPs missing in more than this fraction (default 1: keep all)', group: 'QC:' })
-    .option('extract', { type: 'string', describe: 'analyse only the SNP IDs listed in FILE (first column), kinship included', group: 'Input:' })
+    .option('miss', {
+      type: 'number',
+      default: 1,
+      describe: 'drop SNPs missing in more than this fraction (default 1: keep all)',
+      group: 'QC:',
+    })
+    .option('extract', {
+      type: 'string',
+      describe: 'analyse only the SNP IDs listed in FILE (first column), kinship included',
+      group: 'Input:',
+    })
     .option('kinship-method', {
       choices: ['zhang', 'vanraden', 'gemma'] as const,
       default: 'zhang' as const,
       describe: "kinship of all genotyped individuals: GAPIT's Zhang (default), VanRaden, or GEMMA's centred",
       group: 'Model:',
     })
-    .option('group-from', { type: 'number', default: 1, describe: 'smallest group count searched', group: 'Model:' })
-    .option('group-to', { type: 'number', describe: 'largest group count searched (default: the number of genotyped individuals = no compression)', group: 'Model:' })
-    .option('group-by', { type: 'number', default: 50, describe: 'step between group counts (GAPIT default 50)', group: 'Model:' })
+    .option('group-from', {
+      type: 'number',
+      default: 1,
+      describe: 'smallest group count searched',
+      group: 'Model:',
+    })
+    .option('group-to', {
+      type: 'number',
+      describe:
+        'largest group count searched (default: the number of genotyped individuals = no compression)',
+      group: 'Model:',
+    })
+    .option('group-by', {
+      type: 'number',
+      default: 50,
+      describe: 'step between group counts (GAPIT default 50)',
+      group: 'Model:',
+    })
     .option('linkage', {
       choices: Object.keys(GAPIT_LINKAGES),
       default: 'average',
@@ -62,7 +93,10 @@ export function cmlmOptions<T>(y: Argv<T>) {
       if (!whole(args['group-to'])) throw new UsageError('--group-to must be a whole number ≥ 1');
       if (!whole(args['group-by'])) throw new UsageError('--group-by must be a whole number ≥ 1');
       if (args['group-to'] !== undefined && args['group-from'] > args['group-to']) {
-        throw new UsageError('--group-from is larger than --group-to', 'give --group-from ≤ --group-to (equal values search one level)');
+        throw new UsageError(
+          '--group-from is larger than --group-to',
+          'give --group-from ≤ --group-to (equal values search one level)',
+        );
       }
       return true;
     });
@@ -93,6 +127,12 @@ export const cmlmCommand: CommandModule<object, CmlmArgs> = {
   describe: 'Compressed MLM (GAPIT CMLM: kinship clustering, compression search, P3D scan)',
   builder: (y) =>
     cmlmOptions(y)
+      .option('plot', {
+        type: 'boolean',
+        describe:
+          'also write PREFIX.manhattan.svg/.png and PREFIX.qq.svg/.png from PREFIX.assoc.txt (see gwasgrid plot)',
+        group: 'Output:',
+      })
       .epilog(
         'Writes PREFIX.assoc.txt (chr rs ps n_miss allele1 allele0 af beta se p_wald), PREFIX.cmlm.compression.tsv ' +
           '(group count, groups with phenotypes, linkage, group kinship, -2LL, VA, VE, chosen), PREFIX.gapit.csv ' +
@@ -101,11 +141,21 @@ export const cmlmCommand: CommandModule<object, CmlmArgs> = {
           "by EMMA REML and GAPIT's rule picks one (smallest -2LL, with its fall-back to no compression). Markers are " +
           'then tested with the chosen variance components (P3D), missing genotypes imputed as 1.',
       )
-      .example('$0 cmlm --numeric mdp_numeric.txt --map mdp_SNP_information.txt --pheno mdp_traits.txt --pheno-name EarHT --out out/earht', "GAPIT's maize tutorial data, GAPIT defaults")
-      .example('$0 cmlm --bfile data/mouse --pheno-col 1 --group-to 500 --group-by 100 --out out/cd8', 'search 500, 400, …, 100 groups')
-      .example('$0 cmlm --bfile data/mouse --group-from 131 --group-to 131 --linkage ward --out out/g131', 'one fixed compression level') as unknown as Argv<CmlmArgs>,
+      .example(
+        '$0 cmlm --numeric mdp_numeric.txt --map mdp_SNP_information.txt --pheno mdp_traits.txt --pheno-name EarHT --out out/earht',
+        "GAPIT's maize tutorial data, GAPIT defaults",
+      )
+      .example(
+        '$0 cmlm --bfile data/mouse --pheno-col 1 --group-to 500 --group-by 100 --out out/cd8',
+        'search 500, 400, …, 100 groups',
+      )
+      .example(
+        '$0 cmlm --bfile data/mouse --group-from 131 --group-to 131 --linkage ward --out out/g131',
+        'one fixed compression level',
+      ) as unknown as Argv<CmlmArgs>,
   handler: async (a) => {
     const { log, backend } = await setup(a);
     await runCmlm(cmlmConfig(a, log, backend));
+    if (a.plot) await writePlots(`${a.out}.assoc.txt`, a.out, { log });
   },
 };

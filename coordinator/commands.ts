@@ -9,7 +9,13 @@ import { selectBackend, type BackendPreference } from '../shared/linalg/select.j
 import { runMlm } from '../shared/methods/mlm.js';
 import { GEMMA_QC, type QcOptions } from '../shared/genotype/qc.js';
 import { UsageError } from '../shared/errors.js';
-import { openGenotypes, loadSamples, qcPass, genotypeFlags, GENOTYPE_CHOICES } from '../shared/methods/inputs.js';
+import {
+  openGenotypes,
+  loadSamples,
+  qcPass,
+  genotypeFlags,
+  GENOTYPE_CHOICES,
+} from '../shared/methods/inputs.js';
 import type { MultiallelicMode, VcfField } from '../shared/genotype/vcf.js';
 import { parseSize, estimateKinshipMemory, checkMemory } from '../shared/resources.js';
 import { OUTPUT_FORMATS, parseFormats } from '../shared/results/writers/index.js';
@@ -57,13 +63,22 @@ export interface CommonArgs extends GenotypeArgs {
 
 /** Exactly one genotype source, and the format options only with their format. */
 function checkGenotypeArgs(a: GenotypeArgs): void {
-  const given = genotypeFlags({ bfile: a.bfile, geno: a.geno, numeric: a.numeric, vcf: a.vcf, hapmap: a.hapmap });
+  const given = genotypeFlags({
+    bfile: a.bfile,
+    geno: a.geno,
+    numeric: a.numeric,
+    vcf: a.vcf,
+    hapmap: a.hapmap,
+  });
   if (given.length === 0) throw new UsageError(`no genotypes: give ${GENOTYPE_CHOICES}`);
   if (given.length > 1) throw new UsageError(`give one genotype source, not ${given.join(' and ')}`);
   if (a.numeric && !a.map) throw new UsageError('--numeric needs --map FILE');
-  if ((a.map !== undefined || a['numeric-ind'] !== undefined) && !a.numeric) throw new UsageError('--map and --numeric-ind need --numeric');
-  if ((a['vcf-field'] !== undefined || a['vcf-multiallelic'] !== undefined) && !a.vcf) throw new UsageError('--vcf-field and --vcf-multiallelic need --vcf');
-  if (a.anno !== undefined && !a.geno) throw new UsageError('--anno needs --geno (it annotates BIMBAM files)');
+  if ((a.map !== undefined || a['numeric-ind'] !== undefined) && !a.numeric)
+    throw new UsageError('--map and --numeric-ind need --numeric');
+  if ((a['vcf-field'] !== undefined || a['vcf-multiallelic'] !== undefined) && !a.vcf)
+    throw new UsageError('--vcf-field and --vcf-multiallelic need --vcf');
+  if (a.anno !== undefined && !a.geno)
+    throw new UsageError('--anno needs --geno (it annotates BIMBAM files)');
 }
 
 /**
@@ -72,19 +87,41 @@ function checkGenotypeArgs(a: GenotypeArgs): void {
  */
 export function genotypeOptions<T>(y: Argv<T>) {
   return y
-    .option('bfile', { type: 'string', describe: 'PLINK fileset prefix (PREFIX.bed/.bim/.fam)', group: 'Input:' })
-    .option('geno', { type: 'string', describe: 'BIMBAM mean-genotype file (plain or .gz); dosages of allele1', group: 'Input:' })
-    .option('anno', { type: 'string', describe: 'BIMBAM annotation file (rs, bp, chr), with --geno', group: 'Input:' })
-    .option('numeric', {
+    .option('bfile', {
       type: 'string',
-      describe: 'numeric 0/1/2 genotype matrix: GAPIT layout (header "taxa SNP…", a row per individual) or rMVP layout (a row per SNP)',
+      describe: 'PLINK fileset prefix (PREFIX.bed/.bim/.fam)',
       group: 'Input:',
     })
-    .option('map', { type: 'string', describe: 'map for --numeric: SNP, chromosome, position [REF ALT] per genotype column', group: 'Input:' })
-    .option('numeric-ind', { type: 'string', describe: 'individual names for an rMVP-layout --numeric file, one per line', group: 'Input:' })
+    .option('geno', {
+      type: 'string',
+      describe: 'BIMBAM mean-genotype file (plain or .gz); dosages of allele1',
+      group: 'Input:',
+    })
+    .option('anno', {
+      type: 'string',
+      describe: 'BIMBAM annotation file (rs, bp, chr), with --geno',
+      group: 'Input:',
+    })
+    .option('numeric', {
+      type: 'string',
+      describe:
+        'numeric 0/1/2 genotype matrix: GAPIT layout (header "taxa SNP…", a row per individual) or rMVP layout (a row per SNP)',
+      group: 'Input:',
+    })
+    .option('map', {
+      type: 'string',
+      describe: 'map for --numeric: SNP, chromosome, position [REF ALT] per genotype column',
+      group: 'Input:',
+    })
+    .option('numeric-ind', {
+      type: 'string',
+      describe: 'individual names for an rMVP-layout --numeric file, one per line',
+      group: 'Input:',
+    })
     .option('vcf', {
       type: 'string',
-      describe: 'VCF or VCF.gz; dosage = ALT copies (allele1 = ALT, allele0 = REF); samples FID = IID = VCF name',
+      describe:
+        'VCF or VCF.gz; dosage = ALT copies (allele1 = ALT, allele0 = REF); samples FID = IID = VCF name',
       group: 'Input:',
     })
     .option('vcf-field', {
@@ -94,12 +131,14 @@ export function genotypeOptions<T>(y: Argv<T>) {
     })
     .option('vcf-multiallelic', {
       choices: ['skip', 'split'] as const,
-      describe: 'with --vcf: skip records with several ALT alleles (default; counted in the log) or split them, one SNP per ALT',
+      describe:
+        'with --vcf: skip records with several ALT alleles (default; counted in the log) or split them, one SNP per ALT',
       group: 'Input:',
     })
     .option('hapmap', {
       type: 'string',
-      describe: 'HapMap file (TASSEL/GAPIT: 11 leading columns, calls AA/AG/N or IUPAC); counts the minor allele',
+      describe:
+        'HapMap file (TASSEL/GAPIT: 11 leading columns, calls AA/AG/N or IUPAC); counts the minor allele',
       group: 'Input:',
     })
     .check((a) => {
@@ -113,7 +152,8 @@ export function inputOptions<T>(y: Argv<T>) {
   return genotypeOptions(y)
     .option('pheno', {
       type: 'string',
-      describe: 'phenotype file: GEMMA style (no header, genotype order, NA/-9 missing) or PLINK style (FID IID header)',
+      describe:
+        'phenotype file: GEMMA style (no header, genotype order, NA/-9 missing) or PLINK style (FID IID header)',
       group: 'Input:',
     })
     .option('pheno-col', {
@@ -135,41 +175,72 @@ export function inputOptions<T>(y: Argv<T>) {
         'a column constant over the analysed samples is dropped with a note); collinear columns are refused',
       group: 'Input:',
     })
-    .option('maf', { type: 'number', default: GEMMA_QC.maf, describe: 'drop SNPs with allele-1 frequency < maf or > 1-maf among the analysed samples', group: 'QC:' })
-    .option('miss', { type: 'number', default: GEMMA_QC.miss, describe: 'drop SNPs missing in more than this fraction of the analysed samples', group: 'QC:' })
-    .option('mac', { type: 'number', describe: 'drop SNPs whose minor allele count (analysed samples, non-missing calls) is below N (default off)', group: 'QC:' })
+    .option('maf', {
+      type: 'number',
+      default: GEMMA_QC.maf,
+      describe: 'drop SNPs with allele-1 frequency < maf or > 1-maf among the analysed samples',
+      group: 'QC:',
+    })
+    .option('miss', {
+      type: 'number',
+      default: GEMMA_QC.miss,
+      describe: 'drop SNPs missing in more than this fraction of the analysed samples',
+      group: 'QC:',
+    })
+    .option('mac', {
+      type: 'number',
+      describe:
+        'drop SNPs whose minor allele count (analysed samples, non-missing calls) is below N (default off)',
+      group: 'QC:',
+    })
     .option('hwe', {
       type: 'number',
-      describe: 'drop SNPs with a Hardy-Weinberg exact-test p below P on the analysed samples\' hard calls (plink2 --hwe; default off)',
+      describe:
+        "drop SNPs with a Hardy-Weinberg exact-test p below P on the analysed samples' hard calls (plink2 --hwe; default off)",
       group: 'QC:',
     })
     .option('mind', {
       type: 'number',
-      describe: 'first remove samples missing more than this fraction of all SNPs (plink --mind; default off); removed samples are named in the log',
+      describe:
+        'first remove samples missing more than this fraction of all SNPs (plink --mind; default off); removed samples are named in the log',
       group: 'QC:',
     })
     .option('max-memory', {
       type: 'string',
-      describe: 'refuse to start (exit 5) when the estimated peak memory exceeds SIZE, e.g. 4G, 500M (1G = 1024³ bytes)',
+      describe:
+        'refuse to start (exit 5) when the estimated peak memory exceeds SIZE, e.g. 4G, 500M (1G = 1024³ bytes)',
       group: 'Run:',
     })
-    .option('out', { type: 'string', demandOption: true, describe: 'output prefix (directories are created)', group: 'Output:' })
+    .option('out', {
+      type: 'string',
+      demandOption: true,
+      describe: 'output prefix (directories are created)',
+      group: 'Output:',
+    })
     .option('backend', {
       choices: ['auto', 'native', 'wasm', 'ts'] as const,
       default: 'auto' as const,
       describe: 'numeric kernels: native (C++/LAPACK), wasm (SIMD), ts (plain TypeScript)',
       group: 'Run:',
     })
-    .option('log-format', { choices: ['text', 'json'] as const, describe: 'log lines on stderr (default: text on a terminal, json otherwise)', group: 'Run:' })
+    .option('log-format', {
+      choices: ['text', 'json'] as const,
+      describe: 'log lines on stderr (default: text on a terminal, json otherwise)',
+      group: 'Run:',
+    })
     .check((a) => {
       const args = a as unknown as CommonArgs;
-      if (args['pheno-col'] !== undefined && args['pheno-name'] !== undefined) throw new UsageError('give --pheno-col or --pheno-name, not both');
+      if (args['pheno-col'] !== undefined && args['pheno-name'] !== undefined)
+        throw new UsageError('give --pheno-col or --pheno-name, not both');
       parseTraits(args);
       if (!(args.maf >= 0 && args.maf < 0.5)) throw new UsageError('--maf must be in [0, 0.5)');
       if (!(args.miss >= 0 && args.miss <= 1)) throw new UsageError('--miss must be in [0, 1]');
-      if (args.mac !== undefined && !(args.mac >= 0 && Number.isFinite(args.mac))) throw new UsageError('--mac must be a count ≥ 0');
-      if (args.hwe !== undefined && !(args.hwe >= 0 && args.hwe < 1)) throw new UsageError('--hwe must be a p-value threshold in [0, 1), e.g. 1e-6');
-      if (args.mind !== undefined && !(args.mind >= 0 && args.mind <= 1)) throw new UsageError('--mind must be a fraction in [0, 1], e.g. 0.1');
+      if (args.mac !== undefined && !(args.mac >= 0 && Number.isFinite(args.mac)))
+        throw new UsageError('--mac must be a count ≥ 0');
+      if (args.hwe !== undefined && !(args.hwe >= 0 && args.hwe < 1))
+        throw new UsageError('--hwe must be a p-value threshold in [0, 1), e.g. 1e-6');
+      if (args.mind !== undefined && !(args.mind >= 0 && args.mind <= 1))
+        throw new UsageError('--mind must be a fraction in [0, 1], e.g. 0.1');
       if (args['max-memory'] !== undefined) parseSize(args['max-memory']);
       return true;
     });
@@ -179,20 +250,30 @@ export function inputOptions<T>(y: Argv<T>) {
  * The trait selection of --pheno-col / --pheno-name: one trait (phenoCol/phenoName as before) or several
  * (`traits`, mlm only).
  */
-export function parseTraits(a: CommonArgs): { phenoCol?: number; phenoName?: string; traits?: TraitSelection[] } {
+export function parseTraits(a: CommonArgs): {
+  phenoCol?: number;
+  phenoName?: string;
+  traits?: TraitSelection[];
+} {
   if (a['pheno-col'] !== undefined) {
-    const parts = String(a['pheno-col']).split(',').map((x) => x.trim());
+    const parts = String(a['pheno-col'])
+      .split(',')
+      .map((x) => x.trim());
     const cols = parts.map((x) => Number(x));
     if (parts.some((x) => x === '') || cols.some((k) => !Number.isInteger(k) || k < 1)) {
-      throw new UsageError(`--pheno-col ${a['pheno-col']}: columns must be whole numbers ≥ 1, comma-separated (e.g. 1 or 1,3,5)`);
+      throw new UsageError(
+        `--pheno-col ${a['pheno-col']}: columns must be whole numbers ≥ 1, comma-separated (e.g. 1 or 1,3,5)`,
+      );
     }
-    if (new Set(cols).size !== cols.length) throw new UsageError(`--pheno-col ${a['pheno-col']} names a column twice`);
+    if (new Set(cols).size !== cols.length)
+      throw new UsageError(`--pheno-col ${a['pheno-col']} names a column twice`);
     return cols.length === 1 ? { phenoCol: cols[0] } : { traits: cols.map((k) => ({ phenoCol: k })) };
   }
   if (a['pheno-name'] !== undefined) {
     const names = a['pheno-name'].split(',').map((x) => x.trim());
     if (names.some((x) => x === '')) throw new UsageError(`--pheno-name ${a['pheno-name']}: empty name`);
-    if (new Set(names).size !== names.length) throw new UsageError(`--pheno-name ${a['pheno-name']} names a trait twice`);
+    if (new Set(names).size !== names.length)
+      throw new UsageError(`--pheno-name ${a['pheno-name']} names a trait twice`);
     return names.length === 1 ? { phenoName: names[0] } : { traits: names.map((n) => ({ phenoName: n })) };
   }
   return {};
@@ -227,7 +308,13 @@ export function inputSpec(a: CommonArgs) {
 
 /** The QC options of parsed flags (GEMMA's defaults, plus --mac/--hwe when given). */
 export function qcOptions(a: CommonArgs): QcOptions {
-  return { ...GEMMA_QC, maf: a.maf, miss: a.miss, ...(a.mac ? { mac: a.mac } : {}), ...(a.hwe ? { hwe: a.hwe } : {}) };
+  return {
+    ...GEMMA_QC,
+    maf: a.maf,
+    miss: a.miss,
+    ...(a.mac ? { mac: a.mac } : {}),
+    ...(a.hwe ? { hwe: a.hwe } : {}),
+  };
 }
 
 export async function setup(a: CommonArgs) {
@@ -248,9 +335,23 @@ export interface MlmArgs extends CommonArgs {
 /** The model flags of `gwasgrid mlm` (also taken by `gwasgrid coordinator`). */
 export function mlmOptions<T>(y: Argv<T>) {
   return inputOptions(y)
-    .option('kinship', { type: 'string', describe: 'kinship matrix file (GEMMA .cXX.txt/.sXX.txt, plain or .gz); computed when omitted', group: 'Model:' })
-    .option('gk', { choices: [1, 2], default: 1, describe: 'kinship when computed: 1 centred, 2 standardised', group: 'Model:' })
-    .option('lmm', { choices: [1, 2, 3, 4], default: 4, describe: 'tests: 1 Wald, 2 LRT, 3 score, 4 all three', group: 'Model:' })
+    .option('kinship', {
+      type: 'string',
+      describe: 'kinship matrix file (GEMMA .cXX.txt/.sXX.txt, plain or .gz); computed when omitted',
+      group: 'Model:',
+    })
+    .option('gk', {
+      choices: [1, 2],
+      default: 1,
+      describe: 'kinship when computed: 1 centred, 2 standardised',
+      group: 'Model:',
+    })
+    .option('lmm', {
+      choices: [1, 2, 3, 4],
+      default: 4,
+      describe: 'tests: 1 Wald, 2 LRT, 3 score, 4 all three',
+      group: 'Model:',
+    })
     .option('format', {
       type: 'string',
       array: true,
@@ -288,15 +389,24 @@ export function mlmConfig(a: MlmArgs, log: Logger, backend: LinalgBackend): MlmC
 /** What the distributed path (--workers, gwasgrid coordinator) does not do yet: refused at the command line. */
 export function distributedSupported(a: MlmArgs, how: string): void {
   if (parseTraits(a).traits) {
-    throw new UsageError(`${how}: distributed runs analyse one trait`, 'run one trait per job, or several traits without --workers');
+    throw new UsageError(
+      `${how}: distributed runs analyse one trait`,
+      'run one trait per job, or several traits without --workers',
+    );
   }
   if (a.mind !== undefined) {
     // The kinship phase computes partial sums over all genotype samples; sample QC is not wired into it yet.
-    throw new UsageError(`${how}: --mind is not supported in distributed runs yet`, 'remove the samples first (e.g. plink2 --mind … --make-bed), or run without --workers');
+    throw new UsageError(
+      `${how}: --mind is not supported in distributed runs yet`,
+      'remove the samples first (e.g. plink2 --mind … --make-bed), or run without --workers',
+    );
   }
   const formats = parseFormats(a.format);
   if (formats.length !== 1 || formats[0] !== 'gemma') {
-    throw new UsageError(`${how}: distributed runs write the GEMMA .assoc.txt only`, 'leave out --format, or run without --workers');
+    throw new UsageError(
+      `${how}: distributed runs write the GEMMA .assoc.txt only`,
+      'leave out --format, or run without --workers',
+    );
   }
 }
 
@@ -313,32 +423,74 @@ export const mlmCommand: CommandModule<object, MlmCommandArgs> = {
     mlmOptions(y)
       .option('workers', {
         type: 'number',
-        describe: 'run distributed in one go: a coordinator and N worker processes on this machine (same output bytes)',
+        describe:
+          'run distributed in one go: a coordinator and N worker processes on this machine (same output bytes)',
         group: 'Run:',
       })
-      .option('shard-size', { type: 'number', describe: 'with --workers: SNPs per shard (default: ≤ 2000, ≥ 4 shards per worker)', group: 'Run:' })
-      .option('plot', { type: 'boolean', describe: 'also write PREFIX.manhattan.svg/.png and PREFIX.qq.svg/.png (p_wald, else the first p column; see gwasgrid plot)', group: 'Output:' })
+      .option('shard-size', {
+        type: 'number',
+        describe: 'with --workers: SNPs per shard (default: ≤ 2000, ≥ 4 shards per worker)',
+        group: 'Run:',
+      })
+      .option('plot', {
+        type: 'boolean',
+        describe:
+          'also write PREFIX.manhattan.svg/.png and PREFIX.qq.svg/.png (p_wald, else the first p column; see gwasgrid plot)',
+        group: 'Output:',
+      })
       .check((a) => {
         const args = a as unknown as MlmCommandArgs;
         const w = args.workers;
         const size = args['shard-size'];
-        if (w !== undefined && !(Number.isInteger(w) && w >= 1)) throw new UsageError('--workers must be a whole number ≥ 1');
+        if (w !== undefined && !(Number.isInteger(w) && w >= 1))
+          throw new UsageError('--workers must be a whole number ≥ 1');
         if (size !== undefined && w === undefined) throw new UsageError('--shard-size needs --workers');
-        if (size !== undefined && !(Number.isInteger(size) && size >= 1)) throw new UsageError('--shard-size must be a whole number ≥ 1');
+        if (size !== undefined && !(Number.isInteger(size) && size >= 1))
+          throw new UsageError('--shard-size must be a whole number ≥ 1');
         if (w !== undefined) distributedSupported(args, '--workers');
         return true;
       })
-      .example('$0 mlm --bfile data/mouse --pheno-col 1 --out out/cd8', 'kinship computed, all three tests → out/cd8.assoc.txt, out/cd8.log.txt')
-      .example('$0 mlm --bfile data/mouse --pheno-col 1 --plot --out out/cd8', 'and Manhattan + QQ plots (SVG, PNG)')
-      .example('$0 mlm --bfile data/mouse --kinship out/mouse.cXX.txt --covar sex.txt --lmm 1 --out out/cd8', 'reuse a kinship; Wald only')
-      .example('$0 mlm --bfile data/mouse --pheno p.txt --pheno-name CD8,MCH --out out/m', 'two traits, one kinship: out/m.CD8.assoc.txt, out/m.MCH.assoc.txt')
-      .example('$0 mlm --bfile data/mouse --pheno-col 1,6 --format gemma,plink2,gapit,rmvp --out out/m', 'fam traits 1 and 6 (files out/m.col1.*, out/m.col6.*), in four formats')
-      .example('$0 mlm --bfile data/mouse --mind 0.1 --maf 0.05 --mac 20 --hwe 1e-6 --out out/cd8', 'sample and SNP QC (every filter counted in the log)')
-      .example('$0 mlm --bfile data/big --max-memory 16G --out out/big', 'print the memory estimate; refuse (exit 5) if it exceeds 16 GiB')
+      .example(
+        '$0 mlm --bfile data/mouse --pheno-col 1 --out out/cd8',
+        'kinship computed, all three tests → out/cd8.assoc.txt, out/cd8.log.txt',
+      )
+      .example(
+        '$0 mlm --bfile data/mouse --pheno-col 1 --plot --out out/cd8',
+        'and Manhattan + QQ plots (SVG, PNG)',
+      )
+      .example(
+        '$0 mlm --bfile data/mouse --kinship out/mouse.cXX.txt --covar sex.txt --lmm 1 --out out/cd8',
+        'reuse a kinship; Wald only',
+      )
+      .example(
+        '$0 mlm --bfile data/mouse --pheno p.txt --pheno-name CD8,MCH --out out/m',
+        'two traits, one kinship: out/m.CD8.assoc.txt, out/m.MCH.assoc.txt',
+      )
+      .example(
+        '$0 mlm --bfile data/mouse --pheno-col 1,6 --format gemma,plink2,gapit,rmvp --out out/m',
+        'fam traits 1 and 6 (files out/m.col1.*, out/m.col6.*), in four formats',
+      )
+      .example(
+        '$0 mlm --bfile data/mouse --mind 0.1 --maf 0.05 --mac 20 --hwe 1e-6 --out out/cd8',
+        'sample and SNP QC (every filter counted in the log)',
+      )
+      .example(
+        '$0 mlm --bfile data/big --max-memory 16G --out out/big',
+        'print the memory estimate; refuse (exit 5) if it exceeds 16 GiB',
+      )
       .example('$0 mlm --geno g.txt.gz --anno a.txt --pheno p.txt --out out/x', 'BIMBAM dosages')
-      .example('$0 mlm --vcf g.vcf.gz --vcf-field DS --pheno p.txt --out out/x', 'VCF dosages (DS); GT hard calls by default')
-      .example('$0 mlm --hapmap maize.hmp.txt --pheno traits.txt --pheno-col 2 --out out/x', 'HapMap (TASSEL/GAPIT) genotypes')
-      .example('$0 mlm --bfile data/mouse --pheno-col 1 --workers 4 --out out/cd8', 'distributed over 4 local worker processes (same bytes)')
+      .example(
+        '$0 mlm --vcf g.vcf.gz --vcf-field DS --pheno p.txt --out out/x',
+        'VCF dosages (DS); GT hard calls by default',
+      )
+      .example(
+        '$0 mlm --hapmap maize.hmp.txt --pheno traits.txt --pheno-col 2 --out out/x',
+        'HapMap (TASSEL/GAPIT) genotypes',
+      )
+      .example(
+        '$0 mlm --bfile data/mouse --pheno-col 1 --workers 4 --out out/cd8',
+        'distributed over 4 local worker processes (same bytes)',
+      )
       .epilog(
         'Outputs: PREFIX.assoc.txt (GEMMA columns) and PREFIX.log.txt; with several traits PREFIX.<trait>.assoc.txt and PREFIX.<trait>.log.txt, ' +
           '<trait> being the header name of the phenotype, or col<N> for --pheno-col N without a header. Every file is written under a temporary ' +
@@ -349,7 +501,12 @@ export const mlmCommand: CommandModule<object, MlmCommandArgs> = {
     const cfg = mlmConfig(a, log, backend);
     if (a.workers !== undefined) {
       try {
-        await runEmbedded(cfg, { workers: a.workers, shardSize: a['shard-size'], backendPreference: a.backend, logFormat: a['log-format'] });
+        await runEmbedded(cfg, {
+          workers: a.workers,
+          shardSize: a['shard-size'],
+          backendPreference: a.backend,
+          logFormat: a['log-format'],
+        });
       } catch (e) {
         if (!(e instanceof CoordinatorStopped)) throw e;
         reportStopped(e, a.out, log);
@@ -377,7 +534,12 @@ export const kinshipCommand: CommandModule<object, KinshipArgs> = {
   describe: 'Relatedness matrix as GEMMA -gk 1|2, written as PREFIX.cXX.txt or PREFIX.sXX.txt',
   builder: (y) =>
     inputOptions(y)
-      .option('gk', { choices: [1, 2], default: 1, describe: '1 centred (.cXX.txt), 2 standardised (.sXX.txt)', group: 'Model:' })
+      .option('gk', {
+        choices: [1, 2],
+        default: 1,
+        describe: '1 centred (.cXX.txt), 2 standardised (.sXX.txt)',
+        group: 'Model:',
+      })
       .check((a) => {
         const args = a as unknown as KinshipArgs;
         if (args.mind !== undefined) {
@@ -386,13 +548,24 @@ export const kinshipCommand: CommandModule<object, KinshipArgs> = {
             'remove the samples from the fileset (plink2 --mind F --make-bed), or use --mind with gwasgrid mlm',
           );
         }
-        if (parseTraits(args).traits) throw new UsageError('gwasgrid kinship takes one phenotype (it selects the samples whose SNP QC chooses the SNPs)');
+        if (parseTraits(args).traits)
+          throw new UsageError(
+            'gwasgrid kinship takes one phenotype (it selects the samples whose SNP QC chooses the SNPs)',
+          );
         return true;
       })
-      .example('$0 kinship --bfile data/mouse --gk 1 --out out/mouse', 'writes out/mouse.cXX.txt (SNPs: QC on the samples with phenotype 1, as gemma -gk)')
-      .example('$0 kinship --bfile data/mouse --gk 2 --maf 0.05 --hwe 1e-6 --out out/mouse', 'standardised, from SNPs with MAF ≥ 0.05 and HWE p ≥ 1e-6')
+      .example(
+        '$0 kinship --bfile data/mouse --gk 1 --out out/mouse',
+        'writes out/mouse.cXX.txt (SNPs: QC on the samples with phenotype 1, as gemma -gk)',
+      )
+      .example(
+        '$0 kinship --bfile data/mouse --gk 2 --maf 0.05 --hwe 1e-6 --out out/mouse',
+        'standardised, from SNPs with MAF ≥ 0.05 and HWE p ≥ 1e-6',
+      )
       .example('$0 kinship --geno g.txt.gz --anno a.txt --pheno p.txt --out out/x', 'from BIMBAM dosages')
-      .epilog('Reuse the file with gwasgrid mlm --kinship PREFIX.cXX.txt (or with gemma -k).') as unknown as Argv<KinshipArgs>,
+      .epilog(
+        'Reuse the file with gwasgrid mlm --kinship PREFIX.cXX.txt (or with gemma -k).',
+      ) as unknown as Argv<KinshipArgs>,
   handler: async (a) => {
     const { log, backend } = await setup(a);
     const spec = inputSpec(a);
@@ -407,7 +580,12 @@ export const kinshipCommand: CommandModule<object, KinshipArgs> = {
         `the kinship of ${geno.nSamples} samples`,
       );
       const t = performance.now();
-      const pass = await qcPass(geno, samples, { qc: qcOptions(a), kinship: a.gk as KinshipMode, backend, log });
+      const pass = await qcPass(geno, samples, {
+        qc: qcOptions(a),
+        kinship: a.gk as KinshipMode,
+        backend,
+        log,
+      });
       log.info(`kinship from ${pass.kinshipSnps} SNPs in ${((performance.now() - t) / 1000).toFixed(2)} s`);
       const path = `${a.out}.${a.gk === 1 ? 'cXX' : 'sXX'}.txt`;
       await writeKinship(path, pass.K!, geno.nSamples);

@@ -25,6 +25,7 @@ import {
   stopOnSignals,
 } from './run.js';
 import { femOptions, femSpec, farmcpuOptions, farmCpuSettings, type FarmCpuArgs } from './fem-commands.js';
+import { writePlots } from '../shared/results/plot/index.js';
 import {
   DEFAULT_NATS_LEASE_TIMEOUT_MS,
   DEFAULT_ROUND_DEADLINE_MS,
@@ -239,7 +240,8 @@ export const coordinatorCommand: CommandModule<object, CoordinatorArgs> = {
         leaseTimeoutMs: Math.round(a['lease-timeout'] * 1000),
         roundDeadlineMs: Math.round(a['round-deadline'] * 1000),
       });
-      await coord.done;
+      const summary = await coord.done;
+      if (a.plot) await writePlots(summary.assocPath, a.out, { log });
       process.exit(0);
     }
     const coord = await startCoordinator({

@@ -39,13 +39,22 @@ export async function runEmbedded(mlm: MlmConfig, o: EmbeddedOptions): Promise<C
     logLines: [`## Workers = ${o.workers} local worker processes (gwasgrid mlm --workers ${o.workers})`],
   });
   const cli = fileURLToPath(new URL('../bin/gwasgrid.js', import.meta.url));
-  const threads = process.env.GWASGRID_THREADS ?? String(Math.max(1, Math.floor(availableParallelism() / o.workers)));
+  const threads =
+    process.env.GWASGRID_THREADS ?? String(Math.max(1, Math.floor(availableParallelism() / o.workers)));
   log.info(`starting ${o.workers} worker processes (${threads} thread(s) each)`);
   let finished = false;
   let alive = o.workers;
   const children: ChildProcess[] = [];
   for (let i = 1; i <= o.workers; i++) {
-    const args = [cli, 'worker', '--coordinator', coord.address, '--name', `local-${i}`, ...(o.logFormat ? ['--log-format', o.logFormat] : [])];
+    const args = [
+      cli,
+      'worker',
+      '--coordinator',
+      coord.address,
+      '--name',
+      `local-${i}`,
+      ...(o.logFormat ? ['--log-format', o.logFormat] : []),
+    ];
     const child = spawn(process.execPath, args, {
       env: { ...process.env, [TOKEN_ENV]: token, GWASGRID_THREADS: threads },
       stdio: ['ignore', 'inherit', 'inherit'],
@@ -53,9 +62,15 @@ export async function runEmbedded(mlm: MlmConfig, o: EmbeddedOptions): Promise<C
     child.on('exit', (code, signal) => {
       alive--;
       if (finished) return;
-      if (code !== 0) log.warn(`worker process local-${i} exited with ${code ?? signal} before the job was done`);
+      if (code !== 0)
+        log.warn(`worker process local-${i} exited with ${code ?? signal} before the job was done`);
       if (alive === 0) {
-        coord.abort(new DistributedError('UNAVAILABLE', `all ${o.workers} worker processes exited before the job was done (see their messages above)`));
+        coord.abort(
+          new DistributedError(
+            'UNAVAILABLE',
+            `all ${o.workers} worker processes exited before the job was done (see their messages above)`,
+          ),
+        );
       }
     });
     children.push(child);

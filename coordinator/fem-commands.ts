@@ -10,12 +10,14 @@ import { runGlm } from '../shared/methods/glm.js';
 import { runFarmCpuPipeline } from '../shared/methods/farmcpu/pipeline.js';
 import { DEFAULT_SETTINGS, type FarmCpuSettings } from '../shared/methods/farmcpu/run.js';
 import { inputOptions, inputSpec, setup, type CommonArgs } from './commands.js';
+import { writePlots } from '../shared/results/plot/index.js';
 
 export interface FemArgs extends CommonArgs {
   snps?: string;
   impute: ImputeMethod;
   npc: number;
   partitions: number;
+  plot?: boolean;
 }
 
 /** Flags shared by glm and farmcpu, on top of the input flags (rMVP defaults: no SNP filter). */
@@ -52,6 +54,12 @@ export function femOptions<T>(y: Argv<T>) {
       describe:
         "add the top K principal components of the analysed samples' genotypes as covariates (rMVP nPC)",
       group: 'Model:',
+    })
+    .option('plot', {
+      type: 'boolean',
+      describe:
+        'also write PREFIX.manhattan.svg/.png and PREFIX.qq.svg/.png from PREFIX.assoc.txt (see gwasgrid plot)',
+      group: 'Output:',
     })
     .option('partitions', {
       type: 'number',
@@ -100,7 +108,8 @@ export const glmCommand: CommandModule<object, FemArgs> = {
       ) as unknown as Argv<FemArgs>,
   handler: async (a) => {
     const { log, backend } = await setup(a);
-    await runGlm({ ...femSpec(a), out: a.out, backend, log, partitions: a.partitions });
+    const r = await runGlm({ ...femSpec(a), out: a.out, backend, log, partitions: a.partitions });
+    if (a.plot) await writePlots(r.assocPath, a.out, { log });
   },
 };
 
@@ -222,6 +231,14 @@ export const farmcpuCommand: CommandModule<object, FarmCpuArgs> = {
   handler: async (a) => {
     const settings = farmCpuSettings(a);
     const { log, backend } = await setup(a);
-    await runFarmCpuPipeline({ ...femSpec(a), settings, out: a.out, backend, log, partitions: a.partitions });
+    const r = await runFarmCpuPipeline({
+      ...femSpec(a),
+      settings,
+      out: a.out,
+      backend,
+      log,
+      partitions: a.partitions,
+    });
+    if (a.plot) await writePlots(r.assocPath, a.out, { log });
   },
 };

@@ -19,7 +19,13 @@ import type { NullModel } from '../shared/lmm/null.js';
 import { KINSHIP_CHUNK_SNPS } from '../shared/kinship/kinship.js';
 import type { BackendPreference } from '../shared/linalg/select.js';
 import { encodeNullModel, hashEncoded, NULL_MODEL_FORMAT } from '../shared/protocol/null-model-codec.js';
-import { absoluteInputs, maskFingerprint, samplesFingerprint, toJobSpec, type JobDescription } from '../shared/protocol/job.js';
+import {
+  absoluteInputs,
+  maskFingerprint,
+  samplesFingerprint,
+  toJobSpec,
+  type JobDescription,
+} from '../shared/protocol/job.js';
 import type { pb } from '../shared/protocol/rpc.js';
 import type { TlsFlags } from '../shared/protocol/tls.js';
 import { Scheduler, planShards, type ShardSpec } from './scheduler.js';
@@ -69,7 +75,9 @@ export async function prepareInputs(cfg: CoordinatorConfig): Promise<PreparedInp
   await fsp.mkdir(dirname(mlm.out) || '.', { recursive: true });
   const geno = await openGenotypes(mlm);
   try {
-    log.info(`genotypes: ${geno.label} (${geno.format}), ${geno.nSamples} samples × ${geno.snps.length} SNPs`);
+    log.info(
+      `genotypes: ${geno.label} (${geno.format}), ${geno.nSamples} samples × ${geno.snps.length} SNPs`,
+    );
     const samples = await loadSamples(geno, mlm, log);
     const t = performance.now();
     const { qc } = await qcPass(geno, samples, { qc: mlm.qc, kinship: null, backend: mlm.backend, log });
@@ -108,10 +116,22 @@ export interface PhaseJob {
 }
 
 /** Opens the phase's store (refusing another job's), resumes its done shards, and makes its scheduler. */
-async function openPhase(cfg: CoordinatorConfig, spec: pb.JobSpec, shards: ShardSpec[], store: ShardStore, manifest: { totalSnps: number; shardSize: number; nullModelSha256?: string; samples?: number }, what: string): Promise<PhaseJob> {
+async function openPhase(
+  cfg: CoordinatorConfig,
+  spec: pb.JobSpec,
+  shards: ShardSpec[],
+  store: ShardStore,
+  manifest: { totalSnps: number; shardSize: number; nullModelSha256?: string; samples?: number },
+  what: string,
+): Promise<PhaseJob> {
   const log = cfg.mlm.log;
   const jobId = spec.jobId;
-  const { existed } = await store.open({ jobId, method: spec.kinship ? 'mlm-kinship' : 'mlm', shards: shards.length, ...manifest });
+  const { existed } = await store.open({
+    jobId,
+    method: spec.kinship ? 'mlm-kinship' : 'mlm',
+    shards: shards.length,
+    ...manifest,
+  });
   const scheduler = new Scheduler(shards, { leaseTimeoutMs: cfg.leaseTimeoutMs, log });
   let skipped = 0;
   if (existed) {
@@ -121,7 +141,12 @@ async function openPhase(cfg: CoordinatorConfig, spec: pb.JobSpec, shards: Shard
     log.info(
       `resuming ${what} ${jobId.slice(0, 12)}… from ${store.dir}: ${skipped} of ${shards.length} ${spec.kinship ? 'kinship chunks' : 'shards'} already done (checksums verified), skipped` +
         `${discarded.length ? `; ${discarded.length} incomplete discarded (${discarded.join(', ')})` : ''}; ${shards.length - skipped} to compute`,
-      { event: spec.kinship ? 'kinship-resume' : 'resume', skipped, discarded: discarded.length, shards: shards.length },
+      {
+        event: spec.kinship ? 'kinship-resume' : 'resume',
+        skipped,
+        discarded: discarded.length,
+        shards: shards.length,
+      },
     );
   }
   return { jobId, spec, shards, store, scheduler, skipped };
@@ -138,7 +163,14 @@ export async function prepareKinshipJob(cfg: CoordinatorConfig, inputs: Prepared
     kinship: { mode: mlm.gk, chunkSize: KINSHIP_CHUNK_SNPS, maskSha256: maskFingerprint(inputs.qc.mask) },
   };
   const spec = toJobSpec(desc);
-  const job = await openPhase(cfg, spec, chunks, new ShardStore(mlm.out, KINSHIP_LAYOUT), { totalSnps: total, shardSize: KINSHIP_CHUNK_SNPS, samples: inputs.geno.nSamples }, 'the kinship phase');
+  const job = await openPhase(
+    cfg,
+    spec,
+    chunks,
+    new ShardStore(mlm.out, KINSHIP_LAYOUT),
+    { totalSnps: total, shardSize: KINSHIP_CHUNK_SNPS, samples: inputs.geno.nSamples },
+    'the kinship phase',
+  );
   mlm.log.info(
     `kinship phase ${job.jobId.slice(0, 12)}…: ${chunks.length} chunks of ${KINSHIP_CHUNK_SNPS} SNP indices (--gk ${mlm.gk}), ${inputs.qc.counts.kept} SNPs, ` +
       `partial sums of ${inputs.geno.nSamples} samples (${((4 * inputs.geno.nSamples * (inputs.geno.nSamples + 1)) / 1e6).toFixed(1)} MB each)`,
@@ -155,7 +187,11 @@ export interface PreparedJob extends PhaseJob {
 }
 
 /** Stage 3: eigendecomposition and null model from K (n × n over all genotype samples), the scan job. */
-export async function prepareScanJob(cfg: CoordinatorConfig, inputs: PreparedInputs, K: Float64Array): Promise<PreparedJob> {
+export async function prepareScanJob(
+  cfg: CoordinatorConfig,
+  inputs: PreparedInputs,
+  K: Float64Array,
+): Promise<PreparedJob> {
   const { mlm } = cfg;
   const log = mlm.log;
   const { geno, samples, qc, timings } = inputs;
@@ -165,21 +201,38 @@ export async function prepareScanJob(cfg: CoordinatorConfig, inputs: PreparedInp
   const bytes = encodeNullModel(model);
   const sha256 = hashEncoded(bytes);
   timings.encodeNullModel = (performance.now() - t) / 1000;
-  log.info(`null model encoded: ${(bytes.length / 1e6).toFixed(1)} MB (format ${NULL_MODEL_FORMAT}), sha256 ${sha256}`);
+  log.info(
+    `null model encoded: ${(bytes.length / 1e6).toFixed(1)} MB (format ${NULL_MODEL_FORMAT}), sha256 ${sha256}`,
+  );
 
   const total = geno.snps.length;
   const shardSize = cfg.shardSize ?? defaultShardSize(total, cfg.workersHint);
   const shards = planShards(total, shardSize, qc.mask);
   const spec = toJobSpec({
     ...baseDescription(cfg, inputs),
-    nullModel: { sha256, sizeBytes: bytes.length, formatVersion: NULL_MODEL_FORMAT, modelVersion: model.version },
+    nullModel: {
+      sha256,
+      sizeBytes: bytes.length,
+      formatVersion: NULL_MODEL_FORMAT,
+      modelVersion: model.version,
+    },
     shardSize,
   });
-  const job = await openPhase(cfg, spec, shards, new ShardStore(mlm.out), { totalSnps: total, shardSize, nullModelSha256: sha256 }, 'job');
-  log.info(`job ${job.jobId.slice(0, 12)}…: ${shards.length} shards of ${shardSize} SNP indices, ${qc.counts.kept} SNPs to test`, {
-    event: 'job',
-    jobId: job.jobId,
-    shards: shards.length,
-  });
+  const job = await openPhase(
+    cfg,
+    spec,
+    shards,
+    new ShardStore(mlm.out),
+    { totalSnps: total, shardSize, nullModelSha256: sha256 },
+    'job',
+  );
+  log.info(
+    `job ${job.jobId.slice(0, 12)}…: ${shards.length} shards of ${shardSize} SNP indices, ${qc.counts.kept} SNPs to test`,
+    {
+      event: 'job',
+      jobId: job.jobId,
+      shards: shards.length,
+    },
+  );
   return { ...job, model, bytes, sha256, shardSize };
 }

@@ -52,7 +52,9 @@ export async function serveKinship(
       for (const s of shards) {
         if (!(await store.verify(s))) {
           bad++;
-          log.warn(`${s.name}: ${store.tsvPath(s)} is missing or does not match its checksum; computing it again`);
+          log.warn(
+            `${s.name}: ${store.tsvPath(s)} is missing or does not match its checksum; computing it again`,
+          );
           sched.requeue(s.index);
         }
       }
@@ -82,7 +84,12 @@ export async function foldKinship(job: PhaseJob, n: number): Promise<Float64Arra
   for (const s of job.shards) {
     const buf = await job.store.read(s);
     if (!buf || buf.length !== 8 * sum.upper.length) {
-      throw new InputError('INPUT_FORMAT', `${s.name} is missing, damaged or of the wrong size`, { file: job.store.tsvPath(s) }, 'run the coordinator again with the same --out to recompute it');
+      throw new InputError(
+        'INPUT_FORMAT',
+        `${s.name} is missing, damaged or of the wrong size`,
+        { file: job.store.tsvPath(s) },
+        'run the coordinator again with the same --out to recompute it',
+      );
     }
     const aligned = buf.byteOffset % 8 === 0 ? buf : new Uint8Array(buf); // a copy starts at offset 0
     sum.addPacked(new Float64Array(aligned.buffer, aligned.byteOffset, aligned.length / 8), s.expected);

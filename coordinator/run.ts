@@ -27,9 +27,25 @@ import type { CoordinatorServer } from '../shared/protocol/rpc.js';
 import { parseHostPort } from '../shared/protocol/rpc.js';
 import { serverCredentials, isTls } from '../shared/protocol/tls.js';
 import type { Scheduler } from './scheduler.js';
-import { prepareInputs, prepareKinshipJob, prepareScanJob, type CoordinatorConfig, type PhaseJob, type PreparedInputs, type PreparedJob } from './job.js';
+import {
+  prepareInputs,
+  prepareKinshipJob,
+  prepareScanJob,
+  type CoordinatorConfig,
+  type PhaseJob,
+  type PreparedInputs,
+  type PreparedJob,
+} from './job.js';
 import { foldKinship, serveKinship, type KinshipPhaseSummary } from './kinship-phase.js';
-import { coordinatorService, preparingService, serve, shutdown, type GenotypeFeed, type ServiceContext, type Transfer } from './server.js';
+import {
+  coordinatorService,
+  preparingService,
+  serve,
+  shutdown,
+  type GenotypeFeed,
+  type ServiceContext,
+  type Transfer,
+} from './server.js';
 
 export { DEFAULT_LEASE_TIMEOUT_MS, type CoordinatorConfig } from './job.js';
 
@@ -82,7 +98,10 @@ export async function startCoordinator(cfg: CoordinatorConfig): Promise<RunningC
   let service: CoordinatorServer = preparing;
   const { server, port } = await serve(() => service, cfg.listen, serverCredentials(cfg.tls), cfg.token, log);
   const address = `${parseHostPort(cfg.listen).host}:${port}`;
-  log.info(`coordinator listening on ${address} (${isTls(cfg.tls) ? 'TLS' : 'plaintext'}, join token required)`, { event: 'listening', address, port });
+  log.info(
+    `coordinator listening on ${address} (${isTls(cfg.tls) ? 'TLS' : 'plaintext'}, join token required)`,
+    { event: 'listening', address, port },
+  );
 
   let aborted: GwasError | CoordinatorStopped | null = null;
   let rejectStop: (e: Error) => void = () => {};
@@ -99,7 +118,11 @@ export async function startCoordinator(cfg: CoordinatorConfig): Promise<RunningC
 
   const done = (async (): Promise<CoordinatorSummary> => {
     let inputs: PreparedInputs | null = null;
-    const transfers = { broadcasts: [] as Transfer[], kinship: [] as Transfer[], genotypes: [] as Transfer[] };
+    const transfers = {
+      broadcasts: [] as Transfer[],
+      kinship: [] as Transfer[],
+      genotypes: [] as Transfer[],
+    };
     const context = (job: PhaseJob, served: ServiceContext['job'], feed: GenotypeFeed): ServiceContext => ({
       job: served,
       scheduler: job.scheduler,
@@ -129,28 +152,43 @@ export async function startCoordinator(cfg: CoordinatorConfig): Promise<RunningC
         phase = kjob;
         sched = kjob.scheduler;
         if (aborted) throw aborted;
-        const ctx = context(kjob, { jobId: kjob.jobId, spec: kjob.spec, kinshipSamples: inputs.geno.nSamples }, feed);
+        const ctx = context(
+          kjob,
+          { jobId: kjob.jobId, spec: kjob.spec, kinshipSamples: inputs.geno.nSamples },
+          feed,
+        );
         service = coordinatorService(ctx);
         log.info('kinship phase: serving kinship chunks', { event: 'kinship-ready' });
-        kinship = await serveKinship(kjob, ctx, { log, leaseTimeoutMs: cfg.leaseTimeoutMs, aborted: () => aborted });
+        kinship = await serveKinship(kjob, ctx, {
+          log,
+          leaseTimeoutMs: cfg.leaseTimeoutMs,
+          aborted: () => aborted,
+        });
         service = preparing;
         kjob.scheduler.retire('the kinship phase is over: join again for the scan');
         sched = null;
         const t = performance.now();
         K = await unlessStopped(foldKinship(kjob, inputs.geno.nSamples));
         timings.kinship = kinship.seconds + (performance.now() - t) / 1000;
-        log.info(`kinship (--gk ${cfg.mlm.gk}) from ${kinship.snps} SNPs over ${inputs.geno.nSamples} samples: ${kinship.chunks} partial sums added in chunk order`);
+        log.info(
+          `kinship (--gk ${cfg.mlm.gk}) from ${kinship.snps} SNPs over ${inputs.geno.nSamples} samples: ${kinship.chunks} partial sums added in chunk order`,
+        );
       }
       const job = await unlessStopped(prepareScanJob(cfg, inputs, K));
       phase = job;
       sched = job.scheduler;
       if (aborted) throw aborted;
-      const ctx = context(job, { jobId: job.jobId, spec: job.spec, model: { bytes: job.bytes, sha256: job.sha256 } }, feed);
+      const ctx = context(
+        job,
+        { jobId: job.jobId, spec: job.spec, model: { bytes: job.bytes, sha256: job.sha256 } },
+        feed,
+      );
       service = coordinatorService(ctx);
       log.info('job ready: serving shards', { event: 'ready' });
       return await serveJob(cfg, inputs, job, ctx, kinship, t0, () => aborted);
     } catch (e) {
-      const stop = (aborted as GwasError | CoordinatorStopped | null) instanceof CoordinatorStopped ? aborted : null;
+      const stop =
+        (aborted as GwasError | CoordinatorStopped | null) instanceof CoordinatorStopped ? aborted : null;
       const err = stop ?? e;
       if (err instanceof CoordinatorStopped) {
         err.progress = phase
@@ -202,7 +240,10 @@ export function stopOnSignals(coord: RunningCoordinator, log: Logger): () => voi
       log.warn(`${sig} again: exiting now`);
       process.exit(new CoordinatorStopped(sig).exitCode);
     }
-    log.warn(`${sig}: stopping — no more leases; telling the workers; keeping the finished shards (send ${sig} again to exit at once)`, { event: 'stopping', signal: sig });
+    log.warn(
+      `${sig}: stopping — no more leases; telling the workers; keeping the finished shards (send ${sig} again to exit at once)`,
+      { event: 'stopping', signal: sig },
+    );
     coord.stop(sig);
   };
   process.on('SIGTERM', onSignal);
@@ -264,7 +305,9 @@ async function serveJob(
       for (const s of shards) {
         if (!(await store.verify(s))) {
           bad++;
-          log.warn(`${s.name}: ${store.tsvPath(s)} is missing or does not match its checksum; computing it again`);
+          log.warn(
+            `${s.name}: ${store.tsvPath(s)} is missing or does not match its checksum; computing it again`,
+          );
           sched.requeue(s.index);
         }
       }
@@ -278,7 +321,10 @@ async function serveJob(
     await store.merge(assocHeader(mlm.lmm), shards, assocPath);
     timings.merge = (performance.now() - t) / 1000;
     const lambda = await lambdaFromAssoc(assocPath, mlm.lmm);
-    log.info(`genomic inflation λGC = ${lambda.value.toFixed(4)} (median χ² of ${lambda.count} p-values / 0.4549364)`, { lambdaGc: lambda.value });
+    log.info(
+      `genomic inflation λGC = ${lambda.value.toFixed(4)} (median χ² of ${lambda.count} p-values / 0.4549364)`,
+      { lambdaGc: lambda.value },
+    );
     timings.total = (performance.now() - t0) / 1000;
     const logPath = `${mlm.out}.log.txt`;
     const rate = (list: Transfer[]) => {
@@ -293,23 +339,38 @@ async function serveJob(
         ? [
             `## Kinship = map-reduce over ${kinship.chunks} chunks of ${KINSHIP_CHUNK_SNPS} SNP indices (${kinship.skipped} resumed), ` +
               `${kinship.snps} SNPs; ${(kinship.bytes / 1e6).toFixed(1)} MB of partial sums received in a phase of ${kinship.seconds.toFixed(2)} s` +
-              (kinship.transferSeconds > 0 ? ` (${(kinship.bytes / 1e6 / kinship.seconds).toFixed(1)} MB/s over the phase, ${(kinship.bytes / 1e6 / kinship.transferSeconds).toFixed(1)} MB/s per transfer)` : ''),
+              (kinship.transferSeconds > 0
+                ? ` (${(kinship.bytes / 1e6 / kinship.seconds).toFixed(1)} MB/s over the phase, ${(kinship.bytes / 1e6 / kinship.transferSeconds).toFixed(1)} MB/s per transfer)`
+                : ''),
           ]
         : []),
       `## Distributed = ${shards.length} shards of ${job.shardSize} SNP indices (${job.skipped} resumed from ${store.dir}), job ${job.jobId}`,
       `## Null model = ${(job.bytes.length / 1e6).toFixed(1)} MB, sha256 ${job.sha256}, sent ${ctx.broadcasts.length} times` +
         (Number.isFinite(model.mbps) ? ` at ${model.mbps.toFixed(1)} MB/s` : ''),
       ...((ctx.genotypeTransfers ?? []).length
-        ? [`## Genotypes served = ${(ctx.genotypeTransfers ?? []).length} ranges, ${geno.mb.toFixed(1)} MB at ${geno.mbps.toFixed(1)} MB/s (--genotypes-from-coordinator workers)`]
+        ? [
+            `## Genotypes served = ${(ctx.genotypeTransfers ?? []).length} ranges, ${geno.mb.toFixed(1)} MB at ${geno.mbps.toFixed(1)} MB/s (--genotypes-from-coordinator workers)`,
+          ]
         : []),
       ...(cfg.logLines ?? []),
       `## lambda GC = ${lambda.value.toFixed(6)}`,
     ];
-    await writeFileAtomic(logPath, mlmLogText(mlm, inputs.geno, inputs.samples, qc, job.model, timings, extra));
+    await writeFileAtomic(
+      logPath,
+      mlmLogText(mlm, inputs.geno, inputs.samples, qc, job.model, timings, extra),
+    );
     if (!cfg.keepShards) await store.removeAll();
     log.info(`wrote ${assocPath} (${qc.counts.kept} SNPs) and ${logPath} in ${timings.total.toFixed(1)} s`);
     await tellWorkers(sched, ctx.heartbeatMs);
-    return { assocPath, logPath, shards: shards.length, skipped: job.skipped, scanSeconds: timings.scan, broadcasts: ctx.broadcasts, kinship };
+    return {
+      assocPath,
+      logPath,
+      shards: shards.length,
+      skipped: job.skipped,
+      scanSeconds: timings.scan,
+      broadcasts: ctx.broadcasts,
+      kinship,
+    };
   } finally {
     clearInterval(sweeper);
   }

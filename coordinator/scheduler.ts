@@ -46,7 +46,8 @@ export function shardName(index: number, prefix = 'shard'): string {
  * Names are `PREFIX-00012` (`shard-…` for scan shards, `kinship-…` for kinship chunks).
  */
 export function planShards(total: number, size: number, mask: Uint8Array, prefix = 'shard'): ShardSpec[] {
-  if (!(Number.isInteger(size) && size > 0)) throw new RangeError(`shard size must be a whole number ≥ 1, not ${size}`);
+  if (!(Number.isInteger(size) && size > 0))
+    throw new RangeError(`shard size must be a whole number ≥ 1, not ${size}`);
   const shards: ShardSpec[] = [];
   for (let start = 0, index = 0; start < total; start += size, index++) {
     const end = Math.min(total, start + size);
@@ -213,7 +214,15 @@ export class Scheduler {
 
   register(label: string): string {
     const id = `w${++this.seq}-${this.session}`;
-    this.workers.set(id, { id, label, lastSeen: this.now(), lost: false, leases: new Set(), told: false, shardsDone: 0 });
+    this.workers.set(id, {
+      id,
+      label,
+      lastSeen: this.now(),
+      lost: false,
+      leases: new Set(),
+      told: false,
+      shardsDone: 0,
+    });
     this.opts.log.info(`worker ${id} joined (${label})`, { event: 'joined', worker: id });
     return id;
   }
@@ -254,16 +263,25 @@ export class Scheduler {
     if (index < 0) return null;
     const shard = this.shards[index];
     const attempt = ++this.attempts[index];
-    const lease: Lease = { id: `${shard.name}#${attempt}`, shard, worker: workerId, attempt, deadline: this.now() + this.opts.leaseTimeoutMs };
+    const lease: Lease = {
+      id: `${shard.name}#${attempt}`,
+      shard,
+      worker: workerId,
+      attempt,
+      deadline: this.now() + this.opts.leaseTimeoutMs,
+    };
     this.state[index] = { state: 'leased', lease };
     this.leases.set(lease.id, lease);
     this.workers.get(workerId)!.leases.add(lease.id);
-    this.opts.log.info(`lease ${shard.name} [${shard.start}, ${shard.end}) → worker ${workerId} (attempt ${attempt})`, {
-      event: 'lease',
-      worker: workerId,
-      shard: shard.name,
-      attempt,
-    });
+    this.opts.log.info(
+      `lease ${shard.name} [${shard.start}, ${shard.end}) → worker ${workerId} (attempt ${attempt})`,
+      {
+        event: 'lease',
+        worker: workerId,
+        shard: shard.name,
+        attempt,
+      },
+    );
     return lease;
   }
 
@@ -271,7 +289,10 @@ export class Scheduler {
    * Extends the worker's valid leases among `leaseIds`; returns the ones it no longer holds (all of them when
    * the coordinator is stopping).
    */
-  heartbeat(workerId: string, leaseIds: string[]): { revoked: string[]; jobDone: boolean; coordinatorStopping: boolean } {
+  heartbeat(
+    workerId: string,
+    leaseIds: string[],
+  ): { revoked: string[]; jobDone: boolean; coordinatorStopping: boolean } {
     if (this.retiredWhy !== null) throw new RejoinRequired(this.retiredWhy);
     this.touch(workerId);
     const stopping = this.stopReason !== null && !this.jobDone;
@@ -281,7 +302,8 @@ export class Scheduler {
         revoked.push(id);
         continue;
       }
-      if (this.validLease(workerId, id)) this.leases.get(id)!.deadline = this.now() + this.opts.leaseTimeoutMs;
+      if (this.validLease(workerId, id))
+        this.leases.get(id)!.deadline = this.now() + this.opts.leaseTimeoutMs;
       else revoked.push(id);
     }
     if (this.jobDone || stopping) this.workers.get(workerId)!.told = true;
@@ -336,7 +358,11 @@ export class Scheduler {
     const s = this.state[index];
     if (s.state === 'leased' && s.lease === lease) this.state[index] = { state: 'pending' };
     this.dropLease(lease);
-    this.opts.log.warn(`worker ${workerId} failed on ${lease.shard.name}: ${err.message}`, { event: 'failed', worker: workerId, shard: lease.shard.name });
+    this.opts.log.warn(`worker ${workerId} failed on ${lease.shard.name}: ${err.message}`, {
+      event: 'failed',
+      worker: workerId,
+      shard: lease.shard.name,
+    });
     if (!err.retryable && ++this.failures[index] >= (this.opts.maxFailures ?? 3)) {
       this.failure ??= err;
       this.opts.log.warn(`${lease.shard.name} failed ${this.failures[index]} times; giving up`);
@@ -350,7 +376,10 @@ export class Scheduler {
     if (!w) return;
     for (const id of [...w.leases]) this.expire(this.leases.get(id)!, 'the worker left');
     this.workers.delete(workerId);
-    this.opts.log.info(`worker ${workerId} left (${w.shardsDone} shards done)`, { event: 'left', worker: workerId });
+    this.opts.log.info(`worker ${workerId} left (${w.shardsDone} shards done)`, {
+      event: 'left',
+      worker: workerId,
+    });
     this.emit();
   }
 
@@ -367,7 +396,10 @@ export class Scheduler {
     for (const w of this.workers.values()) {
       if (!w.lost && now - w.lastSeen > this.opts.leaseTimeoutMs) {
         w.lost = true;
-        this.opts.log.warn(`worker ${w.id} lost (no contact for ${((now - w.lastSeen) / 1000).toFixed(1)} s)`, { event: 'lost', worker: w.id });
+        this.opts.log.warn(
+          `worker ${w.id} lost (no contact for ${((now - w.lastSeen) / 1000).toFixed(1)} s)`,
+          { event: 'lost', worker: w.id },
+        );
       }
     }
     if (changed) this.emit();
@@ -389,11 +421,14 @@ export class Scheduler {
     const s = this.state[index];
     if (s.state === 'leased' && s.lease === lease) {
       this.state[index] = { state: 'pending' };
-      this.opts.log.warn(`lease ${lease.id} of worker ${lease.worker} expired (${why}); ${lease.shard.name} back in the queue`, {
-        event: 'expired',
-        worker: lease.worker,
-        shard: lease.shard.name,
-      });
+      this.opts.log.warn(
+        `lease ${lease.id} of worker ${lease.worker} expired (${why}); ${lease.shard.name} back in the queue`,
+        {
+          event: 'expired',
+          worker: lease.worker,
+          shard: lease.shard.name,
+        },
+      );
     }
     this.dropLease(lease);
   }

@@ -8,8 +8,22 @@
  * checked against the job's shard table.
  */
 import { createHash } from 'node:crypto';
-import { Server, type ServerCredentials, type ServerUnaryCall, type sendUnaryData, type ServerWritableStream, type ServerReadableStream } from '@grpc/grpc-js';
-import { pb, CoordinatorService, type CoordinatorServer, PROTOCOL_VERSION, CHUNK_BYTES, SERVER_OPTIONS } from '../shared/protocol/rpc.js';
+import {
+  Server,
+  type ServerCredentials,
+  type ServerUnaryCall,
+  type sendUnaryData,
+  type ServerWritableStream,
+  type ServerReadableStream,
+} from '@grpc/grpc-js';
+import {
+  pb,
+  CoordinatorService,
+  type CoordinatorServer,
+  PROTOCOL_VERSION,
+  CHUNK_BYTES,
+  SERVER_OPTIONS,
+} from '../shared/protocol/rpc.js';
 import { requireToken } from '../shared/protocol/auth.js';
 import { LeaseInvalid, RejoinRequired, toStatus } from '../shared/protocol/status.js';
 import { encodeGenotypesHeader, type RangeQc } from '../shared/protocol/genotypes-codec.js';
@@ -83,15 +97,24 @@ export function coordinatorService(ctx: ServiceContext): CoordinatorServer {
   return {
     join: unary(async (req: pb.JoinRequest, call) => {
       if (req.protocolVersion !== PROTOCOL_VERSION) {
-        throw new DistributedError('PROTOCOL', `worker speaks protocol ${req.protocolVersion}, this coordinator ${PROTOCOL_VERSION}`, {
-          hint: 'run the same gwasgrid version on the coordinator and the workers',
-        });
+        throw new DistributedError(
+          'PROTOCOL',
+          `worker speaks protocol ${req.protocolVersion}, this coordinator ${PROTOCOL_VERSION}`,
+          {
+            hint: 'run the same gwasgrid version on the coordinator and the workers',
+          },
+        );
       }
       if (sched.stopping) return pb.JoinReply.create({ coordinatorStopping: true });
       const i = req.info;
       const label = `${i?.name ? `${i.name}, ` : ''}${i?.host ?? '?'} pid ${i?.pid ?? '?'}, ${i?.threads ?? '?'} thread(s), from ${call.getPeer()}`;
       const workerId = sched.register(label);
-      return pb.JoinReply.create({ workerId, job: job.spec, heartbeatIntervalMs: ctx.heartbeatMs, leaseTimeoutMs: ctx.leaseTimeoutMs });
+      return pb.JoinReply.create({
+        workerId,
+        job: job.spec,
+        heartbeatIntervalMs: ctx.heartbeatMs,
+        leaseTimeoutMs: ctx.leaseTimeoutMs,
+      });
     }),
 
     fetchNullModel: (call: ServerWritableStream<pb.FetchNullModelRequest, pb.NullModelChunk>) => {
@@ -99,7 +122,11 @@ export function coordinatorService(ctx: ServiceContext): CoordinatorServer {
       try {
         sched.touch(workerId);
         if (!job.model) throw new RejoinRequired('no null model yet (kinship phase): join again');
-        if (sha256 !== job.model.sha256) throw new DistributedError('PROTOCOL', `no null model ${sha256.slice(0, 12)}… here (this job's is ${job.model.sha256.slice(0, 12)}…)`);
+        if (sha256 !== job.model.sha256)
+          throw new DistributedError(
+            'PROTOCOL',
+            `no null model ${sha256.slice(0, 12)}… here (this job's is ${job.model.sha256.slice(0, 12)}…)`,
+          );
       } catch (e) {
         call.emit('error', toStatus(e));
         return;
@@ -119,7 +146,15 @@ export function coordinatorService(ctx: ServiceContext): CoordinatorServer {
         if (r) {
           const s = r.shard;
           return pb.LeaseReply.create({
-            shard: { leaseId: r.id, index: s.index, name: s.name, start: s.start, end: s.end, expectedSnps: s.expected, attempt: r.attempt },
+            shard: {
+              leaseId: r.id,
+              index: s.index,
+              name: s.name,
+              start: s.start,
+              end: s.end,
+              expectedSnps: s.expected,
+              attempt: r.attempt,
+            },
           });
         }
         const left = until - Date.now();
@@ -128,7 +163,9 @@ export function coordinatorService(ctx: ServiceContext): CoordinatorServer {
       }
     }),
 
-    heartbeat: unary(async (req: pb.HeartbeatRequest) => pb.HeartbeatReply.create(sched.heartbeat(req.workerId, req.leaseIds))),
+    heartbeat: unary(async (req: pb.HeartbeatRequest) =>
+      pb.HeartbeatReply.create(sched.heartbeat(req.workerId, req.leaseIds)),
+    ),
 
     submitShard: receive<pb.ShardChunk, pb.ShardHeader, pb.ShardTrailer>(
       ctx,
@@ -145,7 +182,11 @@ export function coordinatorService(ctx: ServiceContext): CoordinatorServer {
       (m) => ({ header: m.header, data: m.data, trailer: m.trailer }),
       (h) => {
         if (phase !== 'kinship') throw new DistributedError('PROTOCOL', 'kinship partial in the scan phase');
-        if (h.samples !== job.kinshipSamples) throw new DistributedError('PROTOCOL', `kinship partial for ${h.samples} samples, the genotype file has ${job.kinshipSamples}`);
+        if (h.samples !== job.kinshipSamples)
+          throw new DistributedError(
+            'PROTOCOL',
+            `kinship partial for ${h.samples} samples, the genotype file has ${job.kinshipSamples}`,
+          );
         return 8 * upperLength(h.samples);
       },
       (h, data, t, seconds) => commitKinship(ctx, h, data, t, seconds),
@@ -157,7 +198,8 @@ export function coordinatorService(ctx: ServiceContext): CoordinatorServer {
       try {
         sched.touch(workerId);
         checkJob(jobId);
-        if (!ctx.genotypes) throw new DistributedError('PROTOCOL', 'this coordinator does not serve genotypes');
+        if (!ctx.genotypes)
+          throw new DistributedError('PROTOCOL', 'this coordinator does not serve genotypes');
         lease = sched.validLease(workerId, leaseId);
         if (!lease) throw new LeaseInvalid(`lease ${leaseId} is not a current lease of worker ${workerId}`);
       } catch (e) {
@@ -171,7 +213,9 @@ export function coordinatorService(ctx: ServiceContext): CoordinatorServer {
     },
 
     reportFailure: unary(async (req: pb.FailureReport) => {
-      const err = new GwasError((req.code || 'INTERNAL') as GwasError['code'], req.message, { retryable: req.retryable });
+      const err = new GwasError((req.code || 'INTERNAL') as GwasError['code'], req.message, {
+        retryable: req.retryable,
+      });
       sched.fail(req.workerId, req.leaseId, err);
       return pb.FailureReply.create();
     }),
@@ -192,7 +236,9 @@ export function coordinatorService(ctx: ServiceContext): CoordinatorServer {
     const t0 = performance.now();
     const out = writer(call);
     for (let off = 0; off < bytes.length && !out.gone(); off += CHUNK_BYTES) {
-      await out.write(pb.NullModelChunk.create({ offset: off, data: bytes.subarray(off, off + CHUNK_BYTES) }));
+      await out.write(
+        pb.NullModelChunk.create({ offset: off, data: bytes.subarray(off, off + CHUNK_BYTES) }),
+      );
     }
     if (out.gone()) {
       log.warn(`null model transfer to worker ${workerId} cancelled`);
@@ -202,12 +248,15 @@ export function coordinatorService(ctx: ServiceContext): CoordinatorServer {
     const seconds = (performance.now() - t0) / 1000;
     ctx.broadcasts.push({ worker: workerId, bytes: bytes.length, seconds });
     const mb = bytes.length / 1e6;
-    log.info(`null model (${mb.toFixed(1)} MB) sent to worker ${workerId} in ${seconds.toFixed(2)} s: ${(mb / seconds).toFixed(1)} MB/s`, {
-      event: 'broadcast',
-      worker: workerId,
-      bytes: bytes.length,
-      seconds,
-    });
+    log.info(
+      `null model (${mb.toFixed(1)} MB) sent to worker ${workerId} in ${seconds.toFixed(2)} s: ${(mb / seconds).toFixed(1)} MB/s`,
+      {
+        event: 'broadcast',
+        worker: workerId,
+        bytes: bytes.length,
+        seconds,
+      },
+    );
   }
 
   /** Header (metadata, QC, analysed samples), the range's QC-passing rows in ≤ CHUNK_BYTES pieces, trailer. */
@@ -219,7 +268,9 @@ export function coordinatorService(ctx: ServiceContext): CoordinatorServer {
   ): Promise<void> {
     const t0 = performance.now();
     const out = writer(call);
-    await out.write(pb.GenotypesChunk.create({ header: encodeGenotypesHeader(feed.geno, feed.qc, feed.analysed, shard) }));
+    await out.write(
+      pb.GenotypesChunk.create({ header: encodeGenotypesHeader(feed.geno, feed.qc, feed.analysed, shard) }),
+    );
     const hash = createHash('sha256');
     let bytes = 0;
     for await (const rows of rowChunks(feed.geno, feed.qc.mask, shard.start, shard.end, CHUNK_BYTES)) {
@@ -233,18 +284,24 @@ export function coordinatorService(ctx: ServiceContext): CoordinatorServer {
     call.end();
     const seconds = (performance.now() - t0) / 1000;
     (ctx.genotypeTransfers ??= []).push({ worker: workerId, bytes, seconds });
-    log.info(`genotypes of ${shard.name} (${(bytes / 1e6).toFixed(1)} MB) sent to worker ${workerId} in ${seconds.toFixed(2)} s`, {
-      event: 'genotypes',
-      worker: workerId,
-      shard: shard.name,
-      bytes,
-      seconds,
-    });
+    log.info(
+      `genotypes of ${shard.name} (${(bytes / 1e6).toFixed(1)} MB) sent to worker ${workerId} in ${seconds.toFixed(2)} s`,
+      {
+        event: 'genotypes',
+        worker: workerId,
+        shard: shard.name,
+        bytes,
+        seconds,
+      },
+    );
   }
 }
 
 /** Writes to a server stream with backpressure; `gone()` once the client cancelled. */
-function writer<T>(call: ServerWritableStream<unknown, T>): { write: (m: T) => Promise<void>; gone: () => boolean } {
+function writer<T>(call: ServerWritableStream<unknown, T>): {
+  write: (m: T) => Promise<void>;
+  gone: () => boolean;
+} {
   let gone = false;
   call.on('cancelled', () => (gone = true));
   return {
@@ -269,7 +326,11 @@ function writer<T>(call: ServerWritableStream<unknown, T>): { write: (m: T) => P
  * (`limit` = most data bytes accepted, which may also refuse the phase), collects the data and hands it to
  * `done` with the seconds from header to end.
  */
-function receive<M, H extends { workerId: string; jobId: string; index: number; start: number; end: number }, T>(
+function receive<
+  M,
+  H extends { workerId: string; jobId: string; index: number; start: number; end: number },
+  T,
+>(
   ctx: ServiceContext,
   parts: (m: M) => { header?: H; data?: Buffer; trailer?: T },
   limit: (h: H) => number,
@@ -294,9 +355,11 @@ function receive<M, H extends { workerId: string; jobId: string; index: number; 
           header = p.header;
           t0 = performance.now();
           sched.touch(header.workerId);
-          if (header.jobId !== job.jobId) throw new RejoinRequired('this coordinator runs another job: join again');
+          if (header.jobId !== job.jobId)
+            throw new RejoinRequired('this coordinator runs another job: join again');
           const s = sched.shards[header.index];
-          if (!s || s.start !== header.start || s.end !== header.end) throw protocol(`no shard ${header.index} [${header.start}, ${header.end}) in this job`);
+          if (!s || s.start !== header.start || s.end !== header.end)
+            throw protocol(`no shard ${header.index} [${header.start}, ${header.end}) in this job`);
           max = limit(header);
         } else if (p.data) {
           if (!header || trailer) throw protocol('data outside header … trailer');
@@ -328,7 +391,10 @@ function receive<M, H extends { workerId: string; jobId: string; index: number; 
  * `retryAfterMs`; every other call is answered "join first" (a worker of a previous coordinator process re-joins).
  * Once `stopping()` gives a reason (SIGTERM while preparing), Join answers that the coordinator is stopping.
  */
-export function preparingService(retryAfterMs: number, stopping: () => string | null = () => null): CoordinatorServer {
+export function preparingService(
+  retryAfterMs: number,
+  stopping: () => string | null = () => null,
+): CoordinatorServer {
   const notYet = () => new RejoinRequired('the coordinator is preparing the job: join first');
   const refuse = unary(async () => {
     throw notYet();
@@ -339,7 +405,11 @@ export function preparingService(retryAfterMs: number, stopping: () => string | 
     cb(toStatus(notYet()));
   };
   return {
-    join: unary(async () => (stopping() !== null ? pb.JoinReply.create({ coordinatorStopping: true }) : pb.JoinReply.create({ retryAfterMs }))),
+    join: unary(async () =>
+      stopping() !== null
+        ? pb.JoinReply.create({ coordinatorStopping: true })
+        : pb.JoinReply.create({ retryAfterMs }),
+    ),
     fetchNullModel: (call) => call.emit('error', toStatus(notYet())),
     fetchGenotypes: (call) => call.emit('error', toStatus(notYet())),
     lease: refuse,
@@ -352,46 +422,100 @@ export function preparingService(retryAfterMs: number, stopping: () => string | 
 }
 
 /** Checks a received shard result and writes it, unless the shard is already done (a duplicate). */
-async function commit(ctx: ServiceContext, h: pb.ShardHeader, data: Buffer, t: pb.ShardTrailer): Promise<pb.SubmitReply> {
+async function commit(
+  ctx: ServiceContext,
+  h: pb.ShardHeader,
+  data: Buffer,
+  t: pb.ShardTrailer,
+): Promise<pb.SubmitReply> {
   const { scheduler: sched, log } = ctx;
   const shard = sched.shards[h.index];
   const hex = createHash('sha256').update(data).digest('hex');
-  if (hex !== t.sha256) throw new DistributedError('PROTOCOL', `${shard.name} from worker ${h.workerId}: checksum mismatch (damaged in transit)`);
+  if (hex !== t.sha256)
+    throw new DistributedError(
+      'PROTOCOL',
+      `${shard.name} from worker ${h.workerId}: checksum mismatch (damaged in transit)`,
+    );
   let lines = 0;
   for (let i = 0; i < data.length; i++) if (data[i] === 10) lines++;
-  if (lines !== t.lineCount || lines !== shard.expected || (data.length > 0 && data[data.length - 1] !== 10)) {
+  if (
+    lines !== t.lineCount ||
+    lines !== shard.expected ||
+    (data.length > 0 && data[data.length - 1] !== 10)
+  ) {
     throw new DistributedError(
       'PROTOCOL',
       `${shard.name} from worker ${h.workerId} has ${lines} lines, expected ${shard.expected}`,
       { hint: 'the worker read different inputs: check that it sees the same files as the coordinator' },
     );
   }
-  return store(ctx, h, data, hex, t.scanSeconds, () => log.info(`duplicate result for ${shard.name} from worker ${h.workerId} ignored`, { event: 'duplicate', worker: h.workerId, shard: shard.name }));
+  return store(ctx, h, data, hex, t.scanSeconds, () =>
+    log.info(`duplicate result for ${shard.name} from worker ${h.workerId} ignored`, {
+      event: 'duplicate',
+      worker: h.workerId,
+      shard: shard.name,
+    }),
+  );
 }
 
 /** Checks a received kinship partial (size, checksum, SNP count) and writes it, unless the chunk is done. */
-async function commitKinship(ctx: ServiceContext, h: pb.KinshipHeader, data: Buffer, t: pb.KinshipTrailer, seconds: number): Promise<pb.SubmitReply> {
+async function commitKinship(
+  ctx: ServiceContext,
+  h: pb.KinshipHeader,
+  data: Buffer,
+  t: pb.KinshipTrailer,
+  seconds: number,
+): Promise<pb.SubmitReply> {
   const { scheduler: sched, log } = ctx;
   const chunk = sched.shards[h.index];
   const hex = createHash('sha256').update(data).digest('hex');
-  if (hex !== t.sha256) throw new DistributedError('PROTOCOL', `${chunk.name} from worker ${h.workerId}: checksum mismatch (damaged in transit)`);
-  if (data.length !== 8 * upperLength(h.samples)) throw new DistributedError('PROTOCOL', `${chunk.name} from worker ${h.workerId}: ${data.length} bytes, expected ${8 * upperLength(h.samples)}`);
+  if (hex !== t.sha256)
+    throw new DistributedError(
+      'PROTOCOL',
+      `${chunk.name} from worker ${h.workerId}: checksum mismatch (damaged in transit)`,
+    );
+  if (data.length !== 8 * upperLength(h.samples))
+    throw new DistributedError(
+      'PROTOCOL',
+      `${chunk.name} from worker ${h.workerId}: ${data.length} bytes, expected ${8 * upperLength(h.samples)}`,
+    );
   if (t.snps !== chunk.expected) {
-    throw new DistributedError('PROTOCOL', `${chunk.name} from worker ${h.workerId} sums ${t.snps} SNPs, expected ${chunk.expected}`, {
-      hint: 'the worker read different inputs: check that it sees the same files as the coordinator',
-    });
+    throw new DistributedError(
+      'PROTOCOL',
+      `${chunk.name} from worker ${h.workerId} sums ${t.snps} SNPs, expected ${chunk.expected}`,
+      {
+        hint: 'the worker read different inputs: check that it sees the same files as the coordinator',
+      },
+    );
   }
   (ctx.kinshipTransfers ??= []).push({ worker: h.workerId, bytes: data.length, seconds });
-  return store(ctx, h, data, hex, t.seconds, () => log.info(`duplicate kinship partial for ${chunk.name} from worker ${h.workerId} ignored`, { event: 'duplicate', worker: h.workerId, shard: chunk.name }));
+  return store(ctx, h, data, hex, t.seconds, () =>
+    log.info(`duplicate kinship partial for ${chunk.name} from worker ${h.workerId} ignored`, {
+      event: 'duplicate',
+      worker: h.workerId,
+      shard: chunk.name,
+    }),
+  );
 }
 
 /** The first valid result for a shard is written (atomically, with its checksum); later ones are duplicates. */
-async function store(ctx: ServiceContext, h: { index: number; workerId: string }, data: Buffer, hex: string, seconds: number, duplicate: () => void): Promise<pb.SubmitReply> {
+async function store(
+  ctx: ServiceContext,
+  h: { index: number; workerId: string },
+  data: Buffer,
+  hex: string,
+  seconds: number,
+  duplicate: () => void,
+): Promise<pb.SubmitReply> {
   const { scheduler: sched } = ctx;
   const shard = sched.shards[h.index];
   if (!sched.beginCommit(h.index, h.workerId)) {
     duplicate();
-    return pb.SubmitReply.create({ outcome: pb.SubmitReply_Outcome.DUPLICATE, jobDone: sched.finished, coordinatorStopping: !!sched.stopping });
+    return pb.SubmitReply.create({
+      outcome: pb.SubmitReply_Outcome.DUPLICATE,
+      jobDone: sched.finished,
+      coordinatorStopping: !!sched.stopping,
+    });
   }
   try {
     await ctx.store.write(shard, data, hex);
@@ -400,7 +524,11 @@ async function store(ctx: ServiceContext, h: { index: number; workerId: string }
     throw e;
   }
   sched.commitDone(h.index, seconds);
-  return pb.SubmitReply.create({ outcome: pb.SubmitReply_Outcome.ACCEPTED, jobDone: sched.finished, coordinatorStopping: !!sched.stopping });
+  return pb.SubmitReply.create({
+    outcome: pb.SubmitReply_Outcome.ACCEPTED,
+    jobDone: sched.finished,
+    coordinatorStopping: !!sched.stopping,
+  });
 }
 
 /**
@@ -426,13 +554,20 @@ export async function serve(
       const host = peer.replace(/:\d+$/, '');
       const n = (refused.get(host) ?? 0) + 1;
       refused.set(host, n);
-      if (n <= 3 || n % 100 === 0) log.warn(`refused ${method} from ${peer}: wrong or missing join token (${n} refusals from this host)`, { event: 'refused', peer });
+      if (n <= 3 || n % 100 === 0)
+        log.warn(
+          `refused ${method} from ${peer}: wrong or missing join token (${n} refusals from this host)`,
+          { event: 'refused', peer },
+        );
     }),
   );
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(address, credentials, (err, p) => (err ? reject(err) : resolve(p))),
   ).catch((e: Error) => {
-    throw new UsageError(`cannot listen on ${address}: ${e.message}`, 'choose another --listen address or port');
+    throw new UsageError(
+      `cannot listen on ${address}: ${e.message}`,
+      'choose another --listen address or port',
+    );
   });
   return { server, port };
 }

@@ -71,7 +71,9 @@ export class ShardStore {
     const path = join(this.dir, this.layout.manifest);
     let existed = false;
     try {
-      const old = JSON.parse(await fsp.readFile(path, 'utf8')) as Partial<StoreManifest> & { format?: number };
+      const old = JSON.parse(await fsp.readFile(path, 'utf8')) as Partial<StoreManifest> & {
+        format?: number;
+      };
       existed = true;
       if (old.format !== SHARD_STORE_FORMAT || old.jobId !== m.jobId) {
         throw new UsageError(
@@ -83,18 +85,32 @@ export class ShardStore {
     } catch (e) {
       if (e instanceof UsageError) throw e;
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
-        throw new InputError('INPUT_FORMAT', `cannot read the shard manifest: ${(e as Error).message}`, { file: path }, `delete ${this.dir}`);
+        throw new InputError(
+          'INPUT_FORMAT',
+          `cannot read the shard manifest: ${(e as Error).message}`,
+          { file: path },
+          `delete ${this.dir}`,
+        );
       }
     }
-    for (const f of await fsp.readdir(this.dir)) if (/^\..*\.tmp-\d+$/.test(f)) await fsp.rm(join(this.dir, f), { force: true });
-    if (!existed) await writeFileAtomic(path, JSON.stringify({ format: SHARD_STORE_FORMAT, ...m, created: new Date().toISOString() }, null, 1) + '\n');
+    for (const f of await fsp.readdir(this.dir))
+      if (/^\..*\.tmp-\d+$/.test(f)) await fsp.rm(join(this.dir, f), { force: true });
+    if (!existed)
+      await writeFileAtomic(
+        path,
+        JSON.stringify({ format: SHARD_STORE_FORMAT, ...m, created: new Date().toISOString() }, null, 1) +
+          '\n',
+      );
     return { existed };
   }
 
   /** The shard's bytes, verified against its checksum (null when missing or damaged). */
   async read(s: ShardSpec): Promise<Buffer | null> {
     try {
-      const [data, sum] = await Promise.all([fsp.readFile(this.tsvPath(s)), fsp.readFile(this.sumPath(s), 'utf8')]);
+      const [data, sum] = await Promise.all([
+        fsp.readFile(this.tsvPath(s)),
+        fsp.readFile(this.sumPath(s), 'utf8'),
+      ]);
       return sum.split(/\s+/)[0] === sha256(data) ? data : null;
     } catch {
       return null;
@@ -104,7 +120,10 @@ export class ShardStore {
   /** Whether the shard's file and checksum exist and agree. */
   async verify(s: ShardSpec): Promise<boolean> {
     try {
-      const [data, sum] = await Promise.all([fsp.readFile(this.tsvPath(s)), fsp.readFile(this.sumPath(s), 'utf8')]);
+      const [data, sum] = await Promise.all([
+        fsp.readFile(this.tsvPath(s)),
+        fsp.readFile(this.sumPath(s), 'utf8'),
+      ]);
       return sum.split(/\s+/)[0] === sha256(data);
     } catch {
       return false;
@@ -117,7 +136,7 @@ export class ShardStore {
     const discarded: string[] = [];
     for (const s of shards) {
       if (await this.verify(s)) done.push(s);
-      else if (await exists(this.tsvPath(s)) || (await exists(this.sumPath(s)))) {
+      else if ((await exists(this.tsvPath(s))) || (await exists(this.sumPath(s)))) {
         discarded.push(s.name);
         await this.discard(s);
       }
@@ -146,12 +165,25 @@ export class ShardStore {
         let data: Buffer;
         let sum: string;
         try {
-          [data, sum] = await Promise.all([fsp.readFile(this.tsvPath(s)), fsp.readFile(this.sumPath(s), 'utf8')]);
+          [data, sum] = await Promise.all([
+            fsp.readFile(this.tsvPath(s)),
+            fsp.readFile(this.sumPath(s), 'utf8'),
+          ]);
         } catch {
-          throw new InputError('NO_DATA', `merge refused: ${s.name} is missing`, { file: this.tsvPath(s) }, 'run the coordinator again with the same --out to compute it');
+          throw new InputError(
+            'NO_DATA',
+            `merge refused: ${s.name} is missing`,
+            { file: this.tsvPath(s) },
+            'run the coordinator again with the same --out to compute it',
+          );
         }
         if (sum.split(/\s+/)[0] !== sha256(data)) {
-          throw new InputError('INPUT_FORMAT', `merge refused: ${s.name} does not match its checksum`, { file: this.tsvPath(s) }, 'run the coordinator again with the same --out to recompute it');
+          throw new InputError(
+            'INPUT_FORMAT',
+            `merge refused: ${s.name} does not match its checksum`,
+            { file: this.tsvPath(s) },
+            'run the coordinator again with the same --out to recompute it',
+          );
         }
         await writer.write(data.toString('utf8'));
         bytes += data.length;

@@ -74,4 +74,37 @@ describe('gwasgrid plot', () => {
     for (const f of ['assoc.txt', 'manhattan.svg', 'manhattan.png', 'qq.svg', 'qq.png'])
       expect(existsSync(`${out}.${f}`), f).toBe(true);
   });
+
+  it('glm, farmcpu and cmlm --plot write the plots beside their .assoc.txt (p_wald), one point per tested SNP', () => {
+    const orig = (f: string) => dataPath('maize_mdp', 'original', f);
+    const input = [
+      '--numeric',
+      orig('mdp_numeric.txt'),
+      '--map',
+      orig('mdp_SNP_information.txt'),
+      '--pheno',
+      orig('mdp_traits.txt'),
+      '--pheno-name',
+      'EarHT',
+    ];
+    const dir = tempDir('plot-methods');
+    for (const [method, extra] of [
+      ['glm', []],
+      ['farmcpu', []],
+      ['cmlm', ['--group-from', '281', '--group-to', '281']],
+    ] as const) {
+      const out = join(dir, method);
+      const r = run([method, ...input, ...extra, '--plot', '--out', out]);
+      expect(r.status, r.stderr).toBe(0);
+      for (const f of ['manhattan.svg', 'manhattan.png', 'qq.svg', 'qq.png'])
+        expect(existsSync(`${out}.${f}`), `${method} ${f}`).toBe(true);
+      // Every SNP with a p-value is a QQ point (monomorphic SNPs are NA in glm/farmcpu, p = 1 in GAPIT's cmlm).
+      const tested = readFileSync(`${out}.assoc.txt`, 'utf8')
+        .trim()
+        .split('\n')
+        .slice(1)
+        .filter((l) => !/\tNA$/.test(l)).length;
+      expect(readFileSync(`${out}.qq.svg`, 'utf8')).toContain(`${tested.toLocaleString('en-US')} SNPs`);
+    }
+  });
 });

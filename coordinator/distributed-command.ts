@@ -26,6 +26,7 @@ import {
 } from './run.js';
 import { femOptions, femSpec, farmcpuOptions, farmCpuSettings, type FarmCpuArgs } from './fem-commands.js';
 import { writePlots } from '../shared/results/plot/index.js';
+import { natsAuthOf, natsOptions, type NatsFlags } from '../shared/protocol/nats-flags.js';
 import {
   DEFAULT_NATS_LEASE_TIMEOUT_MS,
   DEFAULT_ROUND_DEADLINE_MS,
@@ -45,14 +46,7 @@ function methodOf(argv: string[]): Method {
   return 'mlm';
 }
 
-interface NatsArgs {
-  nats?: string;
-  'nats-token'?: string;
-  'nats-user'?: string;
-  'nats-pass'?: string;
-  'nats-tls-ca'?: string;
-  'nats-tls-cert'?: string;
-  'nats-tls-key'?: string;
+interface NatsArgs extends NatsFlags {
   'round-deadline': number;
 }
 
@@ -76,49 +70,13 @@ export const coordinatorCommand: CommandModule<object, CoordinatorArgs> = {
     const method = methodOf(hideBin(process.argv));
     const analysis =
       method === 'mlm' ? mlmOptions(y) : method === 'farmcpu' ? farmcpuOptions(femOptions(y)) : femOptions(y);
-    return (analysis as unknown as Argv<object>)
+    return natsOptions(analysis as unknown as Argv<object>, 'coordinator')
       .option('method', {
         choices: METHODS,
         default: 'mlm' as const,
         describe:
           'the analysis: mlm (shards over gRPC), farmcpu or glm (rounds over NATS, needs --nats); the analysis flags are those of that command',
         group: 'Coordinator:',
-      })
-      .option('nats', {
-        type: 'string',
-        describe:
-          'NATS server URL(s) for --method farmcpu|glm (nats://HOST:4222); workers learn it from the coordinator',
-        group: 'NATS (FarmCPU, GLM):',
-      })
-      .option('nats-token', {
-        type: 'string',
-        describe: 'NATS token (passed on to workers)',
-        group: 'NATS (FarmCPU, GLM):',
-      })
-      .option('nats-user', {
-        type: 'string',
-        describe: 'NATS user (passed on to workers)',
-        group: 'NATS (FarmCPU, GLM):',
-      })
-      .option('nats-pass', {
-        type: 'string',
-        describe: 'NATS password (passed on to workers)',
-        group: 'NATS (FarmCPU, GLM):',
-      })
-      .option('nats-tls-ca', {
-        type: 'string',
-        describe: 'CA (PEM) of the NATS server: connect with TLS',
-        group: 'NATS (FarmCPU, GLM):',
-      })
-      .option('nats-tls-cert', {
-        type: 'string',
-        describe: 'client certificate (PEM) for NATS mutual TLS',
-        group: 'NATS (FarmCPU, GLM):',
-      })
-      .option('nats-tls-key', {
-        type: 'string',
-        describe: 'client key (PEM) for NATS mutual TLS',
-        group: 'NATS (FarmCPU, GLM):',
       })
       .option('round-deadline', {
         type: 'number',
@@ -227,14 +185,7 @@ export const coordinatorCommand: CommandModule<object, CoordinatorArgs> = {
         tls,
         nats: {
           url: a.nats!,
-          auth: {
-            token: a['nats-token'],
-            user: a['nats-user'],
-            pass: a['nats-pass'],
-            tlsCa: a['nats-tls-ca'],
-            tlsCert: a['nats-tls-cert'],
-            tlsKey: a['nats-tls-key'],
-          },
+          auth: natsAuthOf(a),
         },
         partitions,
         leaseTimeoutMs: Math.round(a['lease-timeout'] * 1000),

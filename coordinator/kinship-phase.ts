@@ -11,6 +11,7 @@ import { InputError, type GwasError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { PhaseJob } from './job.js';
 import type { ServiceContext } from './server.js';
+import { requeueDamaged } from './shard-store.js';
 
 export interface KinshipPhaseSummary {
   chunks: number;
@@ -48,17 +49,7 @@ export async function serveKinship(
       }
       const failed = opts.aborted() ?? sched.failure;
       if (failed) throw failed;
-      let bad = 0;
-      for (const s of shards) {
-        if (!(await store.verify(s))) {
-          bad++;
-          log.warn(
-            `${s.name}: ${store.tsvPath(s)} is missing or does not match its checksum; computing it again`,
-          );
-          sched.requeue(s.index);
-        }
-      }
-      if (bad === 0) break;
+      if ((await requeueDamaged(store, shards, sched, log)) === 0) break;
     }
   } finally {
     clearInterval(sweeper);

@@ -37,6 +37,7 @@ import {
   type PreparedJob,
 } from './job.js';
 import { foldKinship, serveKinship, type KinshipPhaseSummary } from './kinship-phase.js';
+import { requeueDamaged } from './shard-store.js';
 import {
   coordinatorService,
   preparingService,
@@ -301,17 +302,7 @@ async function serveJob(
       const failed = aborted() ?? sched.failure;
       if (failed) throw failed;
       // Every shard is done: check the files once more; a damaged one goes back in the queue.
-      let bad = 0;
-      for (const s of shards) {
-        if (!(await store.verify(s))) {
-          bad++;
-          log.warn(
-            `${s.name}: ${store.tsvPath(s)} is missing or does not match its checksum; computing it again`,
-          );
-          sched.requeue(s.index);
-        }
-      }
-      if (bad === 0) break;
+      if ((await requeueDamaged(store, shards, sched, log)) === 0) break;
     }
     sched.finish();
     timings.scan = (performance.now() - tScan) / 1000;

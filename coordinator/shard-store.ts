@@ -19,7 +19,8 @@ import { promises as fsp } from 'node:fs';
 import { basename, join } from 'node:path';
 import { AtomicWriter, writeFileAtomic } from '../shared/io/atomic.js';
 import { InputError, UsageError } from '../shared/errors.js';
-import type { ShardSpec } from './scheduler.js';
+import type { Scheduler, ShardSpec } from './scheduler.js';
+import type { Logger } from '../shared/log.js';
 
 export const SHARD_STORE_FORMAT = 1;
 
@@ -206,4 +207,27 @@ async function exists(p: string): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+/**
+ * With every shard (or kinship chunk) reported done: checks each file against its checksum once more and puts a
+ * missing or damaged one back in the scheduler's queue. Returns how many went back (0: the phase is complete).
+ */
+export async function requeueDamaged(
+  store: ShardStore,
+  shards: readonly ShardSpec[],
+  sched: Scheduler,
+  log: Logger,
+): Promise<number> {
+  let bad = 0;
+  for (const s of shards) {
+    if (!(await store.verify(s))) {
+      bad++;
+      log.warn(
+        `${s.name}: ${store.tsvPath(s)} is missing or does not match its checksum; computing it again`,
+      );
+      sched.requeue(s.index);
+    }
+  }
+  return bad;
 }

@@ -13,8 +13,9 @@ import { resolveToken, TOKEN_ENV } from '../shared/protocol/auth.js';
 import { parseHostPort } from '../shared/protocol/rpc.js';
 import { NatsJobOffer, runWorker } from './run.js';
 import { runNatsWorker } from './farm.js';
+import { natsAuthOf, natsOptions, type NatsFlags } from '../shared/protocol/nats-flags.js';
 
-interface WorkerArgs {
+interface WorkerArgs extends NatsFlags {
   coordinator: string;
   token?: string;
   timeout: number;
@@ -25,20 +26,13 @@ interface WorkerArgs {
   'tls-key'?: string;
   'tls-ca'?: string;
   'log-format'?: 'text' | 'json';
-  nats?: string;
-  'nats-token'?: string;
-  'nats-user'?: string;
-  'nats-pass'?: string;
-  'nats-tls-ca'?: string;
-  'nats-tls-cert'?: string;
-  'nats-tls-key'?: string;
 }
 
 export const workerCommand: CommandModule<object, WorkerArgs> = {
   command: 'worker',
   describe: 'Join a distributed run: lease SNP shards from a coordinator, scan them, send the results back',
   builder: (y) =>
-    (y as Argv<object>)
+    natsOptions(y as Argv<object>, 'worker')
       .option('coordinator', {
         type: 'string',
         demandOption: true,
@@ -77,33 +71,6 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
         choices: ['text', 'json'] as const,
         describe: 'log lines on stderr (default: text on a terminal, json otherwise)',
         group: 'Run:',
-      })
-      .option('nats', {
-        type: 'string',
-        describe: 'NATS URL for FarmCPU/GLM jobs (default: the one the coordinator announces)',
-        group: 'NATS (FarmCPU, GLM):',
-      })
-      .option('nats-token', {
-        type: 'string',
-        describe: "NATS token (default: the coordinator's)",
-        group: 'NATS (FarmCPU, GLM):',
-      })
-      .option('nats-user', { type: 'string', describe: 'NATS user', group: 'NATS (FarmCPU, GLM):' })
-      .option('nats-pass', { type: 'string', describe: 'NATS password', group: 'NATS (FarmCPU, GLM):' })
-      .option('nats-tls-ca', {
-        type: 'string',
-        describe: 'CA (PEM) of the NATS server: connect with TLS',
-        group: 'NATS (FarmCPU, GLM):',
-      })
-      .option('nats-tls-cert', {
-        type: 'string',
-        describe: 'client certificate (PEM) for NATS mutual TLS',
-        group: 'NATS (FarmCPU, GLM):',
-      })
-      .option('nats-tls-key', {
-        type: 'string',
-        describe: 'client key (PEM) for NATS mutual TLS',
-        group: 'NATS (FarmCPU, GLM):',
       })
       .example(
         '$0 worker --coordinator head:50051 --token "$T"',
@@ -170,14 +137,7 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       if (!(e instanceof NatsJobOffer)) throw e;
       await runNatsWorker(e.spec, {
         url: a.nats,
-        auth: {
-          token: a['nats-token'],
-          user: a['nats-user'],
-          pass: a['nats-pass'],
-          tlsCa: a['nats-tls-ca'],
-          tlsCert: a['nats-tls-cert'],
-          tlsKey: a['nats-tls-key'],
-        },
+        auth: natsAuthOf(a),
         name: a.name,
         log,
         signal: stop.signal,

@@ -4,7 +4,11 @@
  *   2. -lmm 4 CD8: gemma -bfile P -k K -lmm 4 -n 1 vs  gwasgrid mlm --bfile P --kinship K --lmm 4 --pheno-col 1
  * Each command runs under /usr/bin/time -v (wall seconds, max RSS); the minimum of `--reps` repetitions is
  * reported, with per-stage times from both tools' logs and the ratio gwasgrid/GEMMA. Options:
+ *   3. one command: GEMMA's two commands vs  gwasgrid mlm --bfile P --lmm 4 --pheno-col 1 (kinship computed in
+ *      memory, nothing written in between) — how a gwasgrid user runs it; once per backend of `--one-backends`;
+ *      the largest |Δ log10 p| against GEMMA's -lmm 4 output (p_wald, p_lrt, p_score) is printed beside it.
  *   --reps N (default 1), --backend auto|native|wasm|ts, --data DIR (default ../shared/data),
+ *   --one-backends LIST (default "<--backend>,wasm"; "none" skips step 3),
  *   --sim (also sim_large 2000 × 50,000: GEMMA needs about 4 minutes there)
  */
 import { spawnSync } from 'node:child_process';
@@ -21,6 +25,9 @@ const opt = (name: string, def: string) => {
 };
 const reps = Number(opt('reps', '1'));
 const backend = opt('backend', 'auto');
+const oneBackends = opt('one-backends', backend === 'wasm' ? 'wasm' : `${backend},wasm`)
+  .split(',')
+  .filter((b) => b && b !== 'none');
 const data = resolve(opt('data', process.env.GWASGRID_DATA ?? join(repo, '../shared/data')));
 const out = join(repo, '.bench-out');
 mkdirSync(out, { recursive: true });
@@ -87,7 +94,7 @@ const gem = join(out, 'gemma');
 mkdirSync(gem, { recursive: true });
 
 console.log(`machine: ${cpus().length} × ${cpus()[0]?.model}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; node ${process.version}; reps ${reps}`);
-const rows: Array<{ stage: string; gemma: Timed; ours: Timed; gemmaStages: Record<string, number>; ourStages: Record<string, number> }> = [];
+const rows: Array<{ stage: string; set: string; step: boolean; maxDlog10p?: number; gemma: Timed; ours: Timed; gemmaStages: Record<string, number>; ourStages: Record<string, number> }> = [];
 
 /** `-gk 1` then `-lmm 4` for both tools; both -lmm runs read the kinship GEMMA just wrote. */
 function dataset(label: string, P: string) {
@@ -96,6 +103,8 @@ function dataset(label: string, P: string) {
   const ourKin = /"kinship from \d+ SNPs in ([\d.]+) s"/.exec(o.stderr);
   rows.push({
     stage: `${label} kinship -gk 1`,
+    set: label,
+    step: true,
     gemma: g,
     ours: o,
     gemmaStages: gemmaStages(join(gem, `${label}.log.txt`)),
@@ -106,24 +115,65 @@ function dataset(label: string, P: string) {
   const o2 = best('node', [cli, 'mlm', '--bfile', P, '--kinship', K, '--lmm', '4', '--pheno-col', '1', '--backend', backend, '--out', join(out, `${label}.lmm4`), '--log-format', 'json']);
   rows.push({
     stage: `${label} -lmm 4`,
+    set: label,
+    step: true,
     gemma: g2,
     ours: o2,
     gemmaStages: gemmaStages(join(gem, `${label}.lmm4.log.txt`)),
     ourStages: ourStages(join(out, `${label}.lmm4.log.txt`)),
   });
+  const gemmaBoth: Timed = { wall: g.wall + g2.wall, rssMb: Math.max(g.rssMb, g2.rssMb), stderr: '' };
+  for (const b of oneBackends) {
+    const prefix = join(out, `${label}.one.${b}`);
+    const o3 = best('node', [cli, 'mlm', '--bfile', P, '--lmm', '4', '--pheno-col', '1', '--backend', b, '--out', prefix, '--log-format', 'json']);
+    rows.push({
+      stage: `${label} one command, ${b} (vs GEMMA's two)`,
+      set: label,
+      step: false,
+      maxDlog10p: maxDlog10p(join(gem, `${label}.lmm4.assoc.txt`), `${prefix}.assoc.txt`),
+      gemma: gemmaBoth,
+      ours: o3,
+      gemmaStages: {},
+      ourStages: ourStages(`${prefix}.log.txt`),
+    });
+  }
+}
+
+/** The largest |log10 p − log10 p_GEMMA| over p_wald, p_lrt and p_score, matching rows by rs. */
+function maxDlog10p(gemmaAssoc: string, ourAssoc: string): number {
+  const table = (f: string) => {
+    const [head, ...lines] = readFileSync(f, 'utf8').trimEnd().split('\n');
+    const cols = head.split('\t');
+    const rs = cols.indexOf('rs');
+    const ps = ['p_wald', 'p_lrt', 'p_score'].map((c) => cols.indexOf(c));
+    return new Map(lines.map((l) => {
+      const t = l.split('\t');
+      return [t[rs], ps.map((i) => Number(t[i]))] as const;
+    }));
+  };
+  const ref = table(gemmaAssoc);
+  const ours = table(ourAssoc);
+  if (ref.size !== ours.size) throw new Error(`${ourAssoc}: ${ours.size} SNPs, GEMMA ${ref.size}`);
+  let worst = 0;
+  for (const [rs, p] of ref) {
+    const q = ours.get(rs);
+    if (!q) throw new Error(`${ourAssoc}: SNP ${rs} missing`);
+    for (let i = 0; i < 3; i++) worst = Math.max(worst, Math.abs(Math.log10(q[i]) - Math.log10(p[i])));
+  }
+  return worst;
 }
 
 dataset('mouse', join(data, 'mouse_hs1940', 'mouse_hs1940'));
 if (args.includes('--sim')) dataset('sim_large', join(data, 'sim_large', 'sim_n2000_m50000'));
 
 const backendLine = /"backend: ([^"]+)"/.exec(rows[1].ours.stderr)?.[1] ?? backend;
-const totals = (filter: string) => rows.filter((r) => r.stage.startsWith(filter));
+const totals = (set: string) => rows.filter((r) => r.set === set && r.step);
 console.log(`gwasgrid backend: ${backendLine}\n`);
-console.log('| stage | GEMMA wall s | gwasgrid wall s | ratio (gwasgrid/GEMMA) | GEMMA max RSS MB | gwasgrid max RSS MB |');
-console.log('|---|---|---|---|---|---|');
-for (const r of rows) {
+console.log('| stage | GEMMA wall s | gwasgrid wall s | ratio (gwasgrid/GEMMA) | GEMMA max RSS MB | gwasgrid max RSS MB | max abs Δlog10 p vs GEMMA |');
+console.log('|---|---|---|---|---|---|---|');
+for (const r of rows.filter((x) => x.step)) {
   console.log(
-    `| ${r.stage} | ${r.gemma.wall.toFixed(2)} | ${r.ours.wall.toFixed(2)} | ${(r.ours.wall / r.gemma.wall).toFixed(2)} | ${r.gemma.rssMb.toFixed(0)} | ${r.ours.rssMb.toFixed(0)} |`,
+    `| ${r.stage} | ${r.gemma.wall.toFixed(2)} | ${r.ours.wall.toFixed(2)} | ${(r.ours.wall / r.gemma.wall).toFixed(2)} | ${r.gemma.rssMb.toFixed(0)} | ${r.ours.rssMb.toFixed(0)} | |`,
   );
 }
 for (const set of ['mouse', 'sim_large']) {
@@ -131,7 +181,12 @@ for (const set of ['mouse', 'sim_large']) {
   if (rs.length < 2) continue;
   const g = rs.reduce((a, r) => a + r.gemma.wall, 0);
   const o = rs.reduce((a, r) => a + r.ours.wall, 0);
-  console.log(`| ${set} total (-gk 1 then -lmm 4) | ${g.toFixed(2)} | ${o.toFixed(2)} | ${(o / g).toFixed(2)} | | |`);
+  console.log(`| ${set} total (-gk 1 then -lmm 4) | ${g.toFixed(2)} | ${o.toFixed(2)} | ${(o / g).toFixed(2)} | | | |`);
+}
+for (const r of rows.filter((x) => !x.step)) {
+  console.log(
+    `| ${r.stage} | ${r.gemma.wall.toFixed(2)} | ${r.ours.wall.toFixed(2)} | ${(r.ours.wall / r.gemma.wall).toFixed(2)} | ${r.gemma.rssMb.toFixed(0)} | ${r.ours.rssMb.toFixed(0)} | ${r.maxDlog10p?.toExponential(1)} |`,
+  );
 }
 console.log('\nper-stage seconds:');
 for (const r of rows) {

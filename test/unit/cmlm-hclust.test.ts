@@ -43,6 +43,24 @@ describe('hclust (R algorithm)', () => {
     expect(pair(d, n, i, j)).toBeCloseTo(direct, 14);
   });
 
+  it('rowDistances sums every pair in R dist() order (bit-identical to the one-pair loop, all remainders)', () => {
+    for (const [m, p] of [[1, 2], [2, 5], [5, 1], [6, 7], [7, 3], [8, 9], [9, 33]] as const) {
+      const Y = randomPoints(m, p, 11 + m);
+      const got = rowDistances(Y, m, p);
+      let k = 0;
+      for (let i = 0; i < m; i++)
+        for (let j = i + 1; j < m; j++) {
+          let s = 0;
+          for (let c = 0; c < p; c++) {
+            const dev = Y[i * p + c] - Y[j * p + c];
+            s += dev * dev;
+          }
+          expect(Object.is(got[k++], Math.sqrt(s))).toBe(true);
+        }
+      expect(k).toBe(got.length);
+    }
+  });
+
   it.each([
     ['average', (v: number[]) => v.reduce((s, x) => s + x, 0) / v.length],
     ['complete', (v: number[]) => Math.max(...v)],

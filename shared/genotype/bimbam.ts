@@ -8,6 +8,7 @@
  * The file has no sample IDs: its columns are in the order of the phenotype file. It is streamed line by line
  * (one pass to index, one per analysis pass), so memory stays O(n × block).
  */
+import { BlockCollector } from './blocks.js';
 import { InputError } from '../errors.js';
 import { readText, splitLines, streamLines, tokens } from '../io/lines.js';
 import type { BlockOptions, GenoBlock, GenotypeSource, SnpMeta } from './types.js';
@@ -93,36 +94,27 @@ export class BimbamFile implements GenotypeSource {
   }
 
   async *blocks(opts: BlockOptions): AsyncGenerator<GenoBlock> {
-    const start = opts.start ?? 0;
-    const end = Math.min(opts.end ?? this.snps.length, this.snps.length);
-    const keep = opts.keep ?? null;
-    const n = keep ? keep.length : this.nSamples;
-    const bs = Math.max(1, opts.blockSize);
-    const mask = opts.snpMask ?? null;
-    const data = new Float64Array(bs * n);
-    const indices = new Int32Array(bs);
+    const b = new BlockCollector(opts, this.snps.length, this.nSamples);
+    const { keep, start, end } = b;
     // Output column of each genotype column (-1 = not kept).
     const outCol = new Int32Array(this.nSamples);
     if (keep) {
       outCol.fill(-1);
       keep.forEach((g, j) => (outCol[g] = j));
     } else for (let i = 0; i < this.nSamples; i++) outCol[i] = i;
-    let count = 0;
     let snp = -1;
     for await (const { line, lineNo } of streamLines(this.label)) {
       if (line.trim() === '') continue;
       snp++;
       if (snp < start) continue;
       if (snp >= end) break;
-      if (mask && !mask[snp]) continue;
-      parseDosages(line, this.nSamples, outCol, data, count * n, this.label, lineNo);
-      indices[count++] = snp;
-      if (count === bs) {
-        yield { indices: indices.subarray(0, count), count, n, data: data.subarray(0, count * n) };
-        count = 0;
-      }
+      if (!b.wants(snp)) continue;
+      parseDosages(line, this.nSamples, outCol, b.data, b.offset, this.label, lineNo);
+      const full = b.add(snp);
+      if (full) yield full;
     }
-    if (count > 0) yield { indices: indices.subarray(0, count), count, n, data: data.subarray(0, count * n) };
+    const last = b.flush();
+    if (last) yield last;
   }
 
   async close(): Promise<void> {}

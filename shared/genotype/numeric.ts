@@ -17,6 +17,7 @@
  * The matrix is held in memory SNP-major (m × n float64: 8·m·n bytes; 281 × 3093 is 7 MB, 2000 × 50,000 is
  * 800 MB), since the GAPIT layout can only be transposed by reading it whole.
  */
+import { BlockCollector } from './blocks.js';
 import { InputError } from '../errors.js';
 import { readText, splitLines, wsTokens } from '../io/lines.js';
 import type { BlockOptions, GenoBlock, GenotypeSource, SampleId, SnpMeta } from './types.js';
@@ -212,29 +213,20 @@ export class NumericFile implements GenotypeSource {
   }
 
   async *blocks(opts: BlockOptions): AsyncGenerator<GenoBlock> {
-    const start = opts.start ?? 0;
-    const end = Math.min(opts.end ?? this.snps.length, this.snps.length);
-    const keep = opts.keep ?? null;
-    const n = keep ? keep.length : this.nSamples;
-    const bs = Math.max(1, opts.blockSize);
-    const mask = opts.snpMask ?? null;
-    const data = new Float64Array(bs * n);
-    const indices = new Int32Array(bs);
+    const b = new BlockCollector(opts, this.snps.length, this.nSamples);
+    const { keep, n, data } = b;
     const N = this.nSamples;
-    let count = 0;
-    for (let s = start; s < end; s++) {
-      if (mask && !mask[s]) continue;
+    for (let s = b.start; s < b.end; s++) {
+      if (!b.wants(s)) continue;
       const src = s * N;
-      const off = count * n;
+      const off = b.offset;
       if (keep) for (let j = 0; j < n; j++) data[off + j] = this.matrix[src + keep[j]];
       else data.set(this.matrix.subarray(src, src + N), off);
-      indices[count++] = s;
-      if (count === bs) {
-        yield { indices: indices.subarray(0, count), count, n, data: data.subarray(0, count * n) };
-        count = 0;
-      }
+      const full = b.add(s);
+      if (full) yield full;
     }
-    if (count > 0) yield { indices: indices.subarray(0, count), count, n, data: data.subarray(0, count * n) };
+    const last = b.flush();
+    if (last) yield last;
   }
 
   async close(): Promise<void> {}

@@ -13,6 +13,7 @@
  * Memory is therefore n·m/4 bytes for hard calls and 2·n·m for typical dosages (mouse_hs1940, 1940 × 12,226:
  * 5.9 MB packed); decoding a block costs O(count × n) table look-ups or divisions.
  */
+import { BlockCollector } from './blocks.js';
 import { decodeBed } from './plink.js';
 import type { BlockOptions, GenoBlock, GenotypeSource, SampleId, SnpMeta } from './types.js';
 
@@ -183,25 +184,15 @@ export class DosageStore {
 
   /** The {@link GenotypeSource.blocks} contract over the stored rows. */
   *blocks(opts: BlockOptions): Generator<GenoBlock> {
-    const start = opts.start ?? 0;
-    const end = Math.min(opts.end ?? this.count, this.count);
-    const keep = opts.keep ?? null;
-    const n = keep ? keep.length : this.n;
-    const bs = Math.max(1, opts.blockSize);
-    const mask = opts.snpMask ?? null;
-    const data = new Float64Array(bs * n);
-    const indices = new Int32Array(bs);
-    let count = 0;
-    for (let s = start; s < end; s++) {
-      if (mask && !mask[s]) continue;
-      this.decodeRow(s, keep, data.subarray(count * n, (count + 1) * n));
-      indices[count++] = s;
-      if (count === bs) {
-        yield { indices: indices.subarray(0, count), count, n, data: data.subarray(0, count * n) };
-        count = 0;
-      }
+    const b = new BlockCollector(opts, this.count, this.n);
+    for (let s = b.start; s < b.end; s++) {
+      if (!b.wants(s)) continue;
+      this.decodeRow(s, b.keep, b.row());
+      const full = b.add(s);
+      if (full) yield full;
     }
-    if (count > 0) yield { indices: indices.subarray(0, count), count, n, data: data.subarray(0, count * n) };
+    const last = b.flush();
+    if (last) yield last;
   }
 
   /** Frees the rows' memory. */

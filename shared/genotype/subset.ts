@@ -3,6 +3,7 @@
  * Index i of the view is SNP `indices[i]` of the source. Blocks are produced in view order: each chunk of view
  * SNPs is read from the source in one forward pass over the source range it spans, then re-ordered in memory.
  */
+import { BlockCollector } from './blocks.js';
 import { InputError } from '../errors.js';
 import { readText, splitLines, wsTokens } from '../io/lines.js';
 import type { BlockOptions, GenoBlock, GenotypeSource, SnpMeta } from './types.js';
@@ -29,21 +30,15 @@ export class SnpSubsetSource implements GenotypeSource {
   }
 
   async *blocks(opts: BlockOptions): AsyncGenerator<GenoBlock> {
-    const start = opts.start ?? 0;
-    const end = Math.min(opts.end ?? this.snps.length, this.snps.length);
-    const keep = opts.keep ?? null;
-    const n = keep ? keep.length : this.nSamples;
-    const bs = Math.max(1, opts.blockSize);
-    const data = new Float64Array(bs * n);
-    const indices = new Int32Array(bs);
-    let count = 0;
+    const b = new BlockCollector(opts, this.snps.length, this.nSamples);
+    const { start, end, keep, n } = b;
     for (let c0 = start; c0 < end; c0 += this.chunk) {
       const c1 = Math.min(end, c0 + this.chunk);
       const wanted: number[] = [];
       let lo = Infinity;
       let hi = -1;
       for (let v = c0; v < c1; v++) {
-        if (opts.snpMask && !opts.snpMask[v]) continue;
+        if (!b.wants(v)) continue;
         const s = this.indices[v];
         wanted.push(v);
         if (s < lo) lo = s;
@@ -53,21 +48,19 @@ export class SnpSubsetSource implements GenotypeSource {
       const mask = new Uint8Array(hi + 1);
       for (const v of wanted) mask[this.indices[v]] = 1;
       const rows = new Map<number, Float64Array>();
-      for await (const b of this.source.blocks({ keep, snpMask: mask, start: lo, end: hi + 1, blockSize: 512 })) {
-        for (let r = 0; r < b.count; r++) rows.set(b.indices[r], b.data.slice(r * n, (r + 1) * n));
+      for await (const src of this.source.blocks({ keep, snpMask: mask, start: lo, end: hi + 1, blockSize: 512 })) {
+        for (let r = 0; r < src.count; r++) rows.set(src.indices[r], src.data.slice(r * n, (r + 1) * n));
       }
       for (const v of wanted) {
         const row = rows.get(this.indices[v]);
         if (!row) throw new InputError('INPUT_FORMAT', `SNP ${this.snps[v].rs} could not be read`, { file: this.label });
-        data.set(row, count * n);
-        indices[count++] = v;
-        if (count === bs) {
-          yield { indices: indices.subarray(0, count), count, n, data: data.subarray(0, count * n) };
-          count = 0;
-        }
+        b.data.set(row, b.offset);
+        const full = b.add(v);
+        if (full) yield full;
       }
     }
-    if (count > 0) yield { indices: indices.subarray(0, count), count, n, data: data.subarray(0, count * n) };
+    const last = b.flush();
+    if (last) yield last;
   }
 
   close(): Promise<void> {

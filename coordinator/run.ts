@@ -11,6 +11,10 @@
  * 6. verify every shard file once more, merge them in genome order into `PREFIX.assoc.txt` (the same bytes as
  *    `gwasgrid mlm`) and write `PREFIX.log.txt`; tell the workers the job is done and stop the server.
  *
+ * `--method cmlm` (a {@link CmlmCoordinatorConfig}): after step 1, cmlm-job.ts prepares the one scan job (filter,
+ * kinship, compression search and choice on the coordinator; the n × rank scan model encoded and hashed), and
+ * serves, verifies and merges it into the files of `gwasgrid cmlm`; stopping and telling the workers are as here.
+ *
  * {@link RunningCoordinator.stop} (SIGTERM/SIGINT, see {@link stopOnSignals}): no more leases, workers are told
  * the coordinator is stopping (they exit 0), `PREFIX.shards/` is kept, no `PREFIX.assoc.txt` is written, and
  * `done` rejects with {@link CoordinatorStopped}; the same command with the same `--out` resumes.

@@ -42,6 +42,11 @@ export const protobufFileName = "gwasgrid/v1/distributed.proto";
  * coordinator has added the partials in chunk order and fitted the null model, the scan phase (the job
  * described above). Workers of the kinship phase are told "join again" and receive the scan job.
  *
+ * CMLM (JobSpec.method "cmlm", JobSpec.cmlm set). One phase, the scan: the coordinator computes the kinship, the
+ * compression search and GAPIT's choice itself; the "null model" that FetchNullModel streams is the encoded CMLM
+ * scan model (design, the chosen level's n × rank basis with rank ≤ g, delta, scale); each shard line carries
+ * three exact values after the .assoc.txt columns (see CmlmJob).
+ *
  * Security. Every call carries the join token as metadata (`x-gwasgrid-token`); a wrong or missing token is
  * answered with UNAUTHENTICATED before the handler runs. No request names a file: the coordinator only ever
  * reads the paths of its own job spec. Workers read the same paths on the shared filesystem, or (worker flag

@@ -155,7 +155,9 @@ export async function startCoordinator(cfg: CoordinatorConfig | CmlmCoordinatorC
         const ctx = context(job, { jobId: job.jobId, spec: job.spec, model: { bytes: job.bytes, sha256: job.sha256 } }, job.feed);
         service = coordinatorService(ctx);
         log.info('job ready: serving shards', { event: 'ready' });
-        return await serveCmlmJob(cfg, job, ctx, t0, () => aborted);
+        const summary = await serveCmlmJob(cfg, job, ctx, t0, () => aborted);
+        await tellWorkers(job.scheduler, heartbeatMs);
+        return summary;
       }
       inputs = await unlessStopped(prepareInputs(cfg));
       const feed: GenotypeFeed = { geno: inputs.geno, qc: inputs.qc, analysed: inputs.samples.analysed };

@@ -153,8 +153,10 @@ describe('distributed CMLM over gRPC (real processes)', () => {
 
   it('gwasgrid cmlm --workers 2 (EarHT, g = 281: no compression) writes the bytes of plain gwasgrid cmlm and removes its shards', async () => {
     const dir = tempDir('cmlm-embedded');
-    const ref = await single(EARHT, dir, 'single');
+    // Side by side: the embedded run spends most of its time waiting for its workers to start.
     const emb = cli(['cmlm', ...EARHT, '--workers', '2', '--out', join(dir, 'embedded')]);
+    const two = cli(['cmlm', ...GENO, '--pheno', O('mdp_traits.txt'), '--pheno-name', 'EarHT,dpoll', '--workers', '2', '--out', join(dir, 'x')]);
+    const ref = await single(EARHT, dir, 'single');
     expect((await emb.exit).code, emb.stderr).toBe(0);
     expectSameOutputs(join(dir, 'embedded'), ref);
     expect(emb.events('cmlm-model').map((r) => r.g)).toEqual([N]);
@@ -163,7 +165,6 @@ describe('distributed CMLM over gRPC (real processes)', () => {
     expect(log).toMatch(/## Workers = 2 local worker processes \(gwasgrid cmlm --workers 2\)/);
     expect(log).toMatch(/## chosen group count = 281/);
     // Refused at the command line (exit 2): several traits in one CMLM run.
-    const two = cli(['cmlm', ...GENO, '--pheno', O('mdp_traits.txt'), '--pheno-name', 'EarHT,dpoll', '--workers', '2', '--out', join(dir, 'x')]);
     expect((await two.exit).code).toBe(2);
     expect(two.stderr).toMatch(/a CMLM run analyses one trait/);
   });

@@ -1,9 +1,13 @@
 /**
  * `gwasgrid cmlm`: compressed mixed-model association scan with GAPIT 4.1 CMLM semantics (flags parsed into a
- * typed {@link CmlmConfig}, then the single-process pipeline in shared/methods/cmlm.ts).
+ * typed {@link CmlmConfig}, then the single-process pipeline in shared/methods/cmlm.ts). With `--workers N` the
+ * distributed path in one command (embedded.ts: a coordinator running coordinator/cmlm-job.ts plus N local
+ * `gwasgrid worker` processes; the same output bytes).
  */
 import type { Argv, CommandModule } from 'yargs';
-import { inputOptions, inputSpec, setup, type CommonArgs } from './commands.js';
+import { inputOptions, inputSpec, parseTraits, setup, type CommonArgs } from './commands.js';
+import { runEmbedded } from './embedded.js';
+import { CoordinatorStopped, reportStopped } from './run.js';
 import { runCmlm, type CmlmConfig, type CmlmKinshipMethod } from '../shared/methods/cmlm.js';
 import { GAPIT_LINKAGES } from '../shared/cmlm/hclust.js';
 import type { GroupKinship } from '../shared/cmlm/compress.js';
@@ -102,6 +106,16 @@ export function cmlmOptions<T>(y: Argv<T>) {
     });
 }
 
+/** What the distributed CMLM (--workers, gwasgrid coordinator --method cmlm) refuses at the command line. */
+export function cmlmDistributedSupported(a: CommonArgs, how: string): void {
+  if (parseTraits(a).traits) {
+    throw new UsageError(`${how}: a CMLM run analyses one trait`, 'give one --pheno-col or --pheno-name per run');
+  }
+  if (a.mind !== undefined) {
+    throw new UsageError(`${how}: --mind is not supported by cmlm`, 'remove the samples first (e.g. plink2 --mind … --make-bed)');
+  }
+}
+
 /** The typed CMLM configuration of parsed flags. */
 export function cmlmConfig(a: CmlmArgs, log: Logger, backend: LinalgBackend): CmlmConfig {
   return {
@@ -122,11 +136,37 @@ export function cmlmConfig(a: CmlmArgs, log: Logger, backend: LinalgBackend): Cm
   };
 }
 
-export const cmlmCommand: CommandModule<object, CmlmArgs> = {
+interface CmlmCommandArgs extends CmlmArgs {
+  workers?: number;
+  'shard-size'?: number;
+}
+
+export const cmlmCommand: CommandModule<object, CmlmCommandArgs> = {
   command: 'cmlm',
   describe: 'Compressed MLM (GAPIT CMLM: kinship clustering, compression search, P3D scan)',
   builder: (y) =>
     cmlmOptions(y)
+      .option('workers', {
+        type: 'number',
+        describe:
+          'run distributed in one go: a coordinator (kinship, compression search) and N worker processes scanning shards on this machine (same output bytes)',
+        group: 'Run:',
+      })
+      .option('shard-size', {
+        type: 'number',
+        describe: 'with --workers: SNPs per shard (default: ≤ 2000, ≥ 4 shards per worker)',
+        group: 'Run:',
+      })
+      .check((a) => {
+        const args = a as unknown as CmlmCommandArgs;
+        const w = args.workers;
+        const size = args['shard-size'];
+        if (w !== undefined && !(Number.isInteger(w) && w >= 1)) throw new UsageError('--workers must be a whole number ≥ 1');
+        if (size !== undefined && w === undefined) throw new UsageError('--shard-size needs --workers');
+        if (size !== undefined && !(Number.isInteger(size) && size >= 1)) throw new UsageError('--shard-size must be a whole number ≥ 1');
+        if (w !== undefined) cmlmDistributedSupported(args, '--workers');
+        return true;
+      })
       .option('plot', {
         type: 'boolean',
         describe:
@@ -152,10 +192,26 @@ export const cmlmCommand: CommandModule<object, CmlmArgs> = {
       .example(
         '$0 cmlm --bfile data/mouse --group-from 131 --group-to 131 --linkage ward --out out/g131',
         'one fixed compression level',
-      ) as unknown as Argv<CmlmArgs>,
+      )
+      .example(
+        '$0 cmlm --bfile data/mouse --pheno-col 1 --group-to 500 --group-by 100 --workers 4 --out out/cd8',
+        'the scan distributed over 4 local worker processes (same bytes; see gwasgrid coordinator --method cmlm for a cluster)',
+      ) as unknown as Argv<CmlmCommandArgs>,
   handler: async (a) => {
     const { log, backend } = await setup(a);
-    await runCmlm(cmlmConfig(a, log, backend));
+    const cfg = cmlmConfig(a, log, backend);
+    if (a.workers !== undefined) {
+      try {
+        await runEmbedded(
+          { cmlm: cfg },
+          { workers: a.workers, shardSize: a['shard-size'], backendPreference: a.backend, logFormat: a['log-format'] },
+        );
+      } catch (e) {
+        if (!(e instanceof CoordinatorStopped)) throw e;
+        reportStopped(e, a.out, log);
+        process.exit(e.exitCode);
+      }
+    } else await runCmlm(cfg);
     if (a.plot) await writePlots(`${a.out}.assoc.txt`, a.out, { log });
   },
 };

@@ -4,6 +4,10 @@
  * `PREFIX.assoc.txt` (the bytes of `gwasgrid mlm`) and `PREFIX.log.txt`, and exits 0. Run again with the same
  * `--out` after a crash: finished shards in `PREFIX.shards/` are verified and skipped.
  *
+ * `gwasgrid coordinator --method cmlm <the flags of gwasgrid cmlm> --listen HOST:PORT --token T --out PREFIX`: the
+ * kinship, the compression search and GAPIT's choice run here; workers fetch the n × rank scan basis (instead of
+ * MLM's n × n) and scan the shards; the outputs are those of `gwasgrid cmlm` (coordinator/cmlm-job.ts).
+ *
  * `gwasgrid coordinator --method farmcpu|glm <the flags of gwasgrid farmcpu|glm> --nats URL --listen … --token T
  * --out PREFIX`: workers join over gRPC as for MLM and learn the NATS server; the rounds go over NATS
  * (coordinator/farm-run.ts). The analysis flags (and their defaults) follow `--method`, so
@@ -17,6 +21,7 @@ import { resolveToken, TOKEN_ENV } from '../shared/protocol/auth.js';
 import { parseHostPort } from '../shared/protocol/rpc.js';
 import { hideBin } from 'yargs/helpers';
 import { mlmOptions, mlmConfig, setup, distributedSupported, type MlmArgs } from './commands.js';
+import { cmlmOptions, cmlmConfig, cmlmDistributedSupported, type CmlmArgs } from './cmlm-command.js';
 import {
   CoordinatorStopped,
   DEFAULT_LEASE_TIMEOUT_MS,
@@ -33,7 +38,7 @@ import {
   startFarmCoordinator,
 } from './farm-run.js';
 
-const METHODS = ['mlm', 'farmcpu', 'glm'] as const;
+const METHODS = ['mlm', 'cmlm', 'farmcpu', 'glm'] as const;
 type Method = (typeof METHODS)[number];
 
 /** The --method of this command line (the analysis flags depend on it). */
@@ -50,7 +55,11 @@ interface NatsArgs extends NatsFlags {
   'round-deadline': number;
 }
 
-interface CoordinatorArgs extends MlmArgs, NatsArgs, Omit<FarmCpuArgs, keyof MlmArgs> {
+interface CoordinatorArgs
+  extends MlmArgs,
+    NatsArgs,
+    Omit<FarmCpuArgs, keyof MlmArgs>,
+    Omit<CmlmArgs, keyof MlmArgs | 'plot'> {
   method: Method;
   listen: string;
   token?: string;
@@ -65,17 +74,23 @@ interface CoordinatorArgs extends MlmArgs, NatsArgs, Omit<FarmCpuArgs, keyof Mlm
 export const coordinatorCommand: CommandModule<object, CoordinatorArgs> = {
   command: 'coordinator',
   describe:
-    'Serve a distributed MLM (shards over gRPC), FarmCPU or GLM (rounds over NATS) to `gwasgrid worker` processes',
+    'Serve a distributed MLM or CMLM (shards over gRPC), FarmCPU or GLM (rounds over NATS) to `gwasgrid worker` processes',
   builder: (y) => {
     const method = methodOf(hideBin(process.argv));
     const analysis =
-      method === 'mlm' ? mlmOptions(y) : method === 'farmcpu' ? farmcpuOptions(femOptions(y)) : femOptions(y);
+      method === 'mlm'
+        ? mlmOptions(y)
+        : method === 'cmlm'
+          ? cmlmOptions(y)
+          : method === 'farmcpu'
+            ? farmcpuOptions(femOptions(y))
+            : femOptions(y);
     return natsOptions(analysis as unknown as Argv<object>, 'coordinator')
       .option('method', {
         choices: METHODS,
         default: 'mlm' as const,
         describe:
-          'the analysis: mlm (shards over gRPC), farmcpu or glm (rounds over NATS, needs --nats); the analysis flags are those of that command',
+          'the analysis: mlm or cmlm (shards over gRPC), farmcpu or glm (rounds over NATS, needs --nats); the analysis flags are those of that command',
         group: 'Coordinator:',
       })
       .option('round-deadline', {
@@ -102,7 +117,7 @@ export const coordinatorCommand: CommandModule<object, CoordinatorArgs> = {
       })
       .option('lease-timeout', {
         type: 'number',
-        default: (method === 'mlm' ? DEFAULT_LEASE_TIMEOUT_MS : DEFAULT_NATS_LEASE_TIMEOUT_MS) / 1000,
+        default: (method === 'mlm' || method === 'cmlm' ? DEFAULT_LEASE_TIMEOUT_MS : DEFAULT_NATS_LEASE_TIMEOUT_MS) / 1000,
         describe:
           'seconds without a heartbeat after which a lease expires and its shard goes to another worker',
         group: 'Coordinator:',
@@ -132,6 +147,7 @@ export const coordinatorCommand: CommandModule<object, CoordinatorArgs> = {
           throw new UsageError('--shard-size must be a whole number ≥ 1');
         if (!(args['lease-timeout'] > 0)) throw new UsageError('--lease-timeout must be > 0 seconds');
         if (args.method === 'mlm') distributedSupported(args, 'gwasgrid coordinator');
+        else if (args.method === 'cmlm') cmlmDistributedSupported(args, 'gwasgrid coordinator --method cmlm');
         else if (!args.nats)
           throw new UsageError(
             `--method ${args.method} needs --nats URL (its rounds go over NATS)`,
@@ -157,12 +173,22 @@ export const coordinatorCommand: CommandModule<object, CoordinatorArgs> = {
         'after a crash: resumes, skipping the verified shards in out/cd8.shards/',
       )
       .example(
+        '$0 coordinator --method cmlm --numeric /shared/mdp_numeric.txt --map /shared/mdp_SNP_information.txt --pheno /shared/mdp_traits.txt --pheno-name EarHT --listen 0.0.0.0:50051 --out /shared/out/earht',
+        'CMLM: kinship and compression search here, the n × g basis to the workers, then the shards (GAPIT defaults)',
+      )
+      .example(
+        '$0 coordinator --method cmlm --bfile /shared/mouse --pheno-col 1 --group-from 100 --group-to 500 --group-by 100 --listen 0.0.0.0:50051 --out /shared/out/cd8',
+        'CMLM with a smaller compression search (500, 400, …, 100 groups)',
+      )
+      .example(
         '$0 coordinator --method farmcpu --bfile /shared/sim --pheno-col 1 --nats nats://head:4222 --listen 0.0.0.0:50051 --out /shared/out/sim',
         'FarmCPU: rounds over NATS',
       )
       .epilog(
         'Phases: QC; the kinship phase (unless --kinship FILE): workers compute partial sums over fixed chunks of 8192 SNP indices, ' +
-          'added here in chunk order (the bytes of gwasgrid mlm); the null model; the scan shards; the merge. Finished kinship partials ' +
+          'added here in chunk order (the bytes of gwasgrid mlm); the null model; the scan shards; the merge. --method cmlm: the kinship, ' +
+          "the compression search and GAPIT's choice run here (no kinship phase); workers receive the chosen level's n × g basis and scan the " +
+          'shards; PREFIX.assoc.txt, PREFIX.cmlm.compression.tsv and PREFIX.gapit.csv are those of gwasgrid cmlm, byte for byte. Finished kinship partials ' +
           'and shards are kept in PREFIX.shards/: running the same command again resumes. SIGTERM/SIGINT: no more leases, workers are told ' +
           '(they exit 0), PREFIX.shards/ is kept, no PREFIX.assoc.txt is written; exit 143 (SIGTERM) or 130 (SIGINT). A second signal exits at once. ' +
           '--method farmcpu|glm: workers join here and are sent to --nats; each round is leased to them in SNP partitions (docs/nats-protocol.md); ' +
@@ -172,7 +198,7 @@ export const coordinatorCommand: CommandModule<object, CoordinatorArgs> = {
   handler: async (a) => {
     const token = resolveToken(a.token);
     const { log, backend } = await setup(a);
-    if (a.method !== 'mlm') {
+    if (a.method === 'farmcpu' || a.method === 'glm') {
       const tls = { cert: a['tls-cert'], key: a['tls-key'], ca: a['tls-ca'] };
       const fem = { ...femSpec(a), out: a.out, backend, log };
       const partitions = a.partitions > 1 ? a.partitions : 16;
@@ -196,7 +222,7 @@ export const coordinatorCommand: CommandModule<object, CoordinatorArgs> = {
       process.exit(0);
     }
     const coord = await startCoordinator({
-      mlm: mlmConfig(a, log, backend),
+      ...(a.method === 'cmlm' ? { cmlm: cmlmConfig(a, log, backend) } : { mlm: mlmConfig(a, log, backend) }),
       backendPreference: a.backend,
       listen: a.listen,
       token,

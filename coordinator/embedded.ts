@@ -1,5 +1,5 @@
 /**
- * `gwasgrid mlm --workers N`: the distributed path in one command. The coordinator (run.ts) listens on a free
+ * `gwasgrid mlm --workers N` (and `gwasgrid cmlm --workers N`): the distributed path in one command. The coordinator (run.ts) listens on a free
  * loopback port with a fresh random token, and N child processes of this same CLI run `gwasgrid worker` against
  * it (token passed in the environment, threads split between them), started at once so that their start-up
  * overlaps the coordinator's preparation of the job. Same code as a cluster run: nothing here
@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { MlmConfig } from '../shared/methods/mlm.js';
+import type { CmlmConfig } from '../shared/methods/cmlm.js';
 import type { BackendPreference } from '../shared/linalg/select.js';
 import { DistributedError } from '../shared/errors.js';
 import { TOKEN_ENV } from '../shared/protocol/auth.js';
@@ -23,11 +24,13 @@ export interface EmbeddedOptions {
   logFormat?: 'text' | 'json';
 }
 
-export async function runEmbedded(mlm: MlmConfig, o: EmbeddedOptions): Promise<CoordinatorSummary> {
-  const log = mlm.log;
+/** `analysis`: an MLM config, or `{ cmlm }` for a CMLM run (coordinator/cmlm-job.ts). */
+export async function runEmbedded(analysis: MlmConfig | { cmlm: CmlmConfig }, o: EmbeddedOptions): Promise<CoordinatorSummary> {
+  const method = 'cmlm' in analysis ? 'cmlm' : 'mlm';
+  const log = 'cmlm' in analysis ? analysis.cmlm.log : analysis.log;
   const token = randomBytes(24).toString('base64url');
   const coord = await startCoordinator({
-    mlm,
+    ...('cmlm' in analysis ? { cmlm: analysis.cmlm } : { mlm: analysis }),
     backendPreference: o.backendPreference,
     listen: '127.0.0.1:0',
     token,
@@ -36,7 +39,7 @@ export async function runEmbedded(mlm: MlmConfig, o: EmbeddedOptions): Promise<C
     workersHint: o.workers,
     leaseTimeoutMs: DEFAULT_LEASE_TIMEOUT_MS,
     keepShards: false,
-    logLines: [`## Workers = ${o.workers} local worker processes (gwasgrid mlm --workers ${o.workers})`],
+    logLines: [`## Workers = ${o.workers} local worker processes (gwasgrid ${method} --workers ${o.workers})`],
   });
   const cli = fileURLToPath(new URL('../bin/gwasgrid.js', import.meta.url));
   const threads =

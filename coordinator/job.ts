@@ -30,6 +30,7 @@ import type { pb } from '../shared/protocol/rpc.js';
 import type { TlsFlags } from '../shared/protocol/tls.js';
 import { Scheduler, planShards, type ShardSpec } from './scheduler.js';
 import { KINSHIP_LAYOUT, ShardStore } from './shard-store.js';
+import type { CmlmCoordinatorConfig } from './cmlm-job.js';
 
 export interface CoordinatorConfig {
   /** The analysis, exactly as `gwasgrid mlm` would run it (threads are the workers' business). */
@@ -115,20 +116,20 @@ export interface PhaseJob {
   skipped: number;
 }
 
-/** Opens the phase's store (refusing another job's), resumes its done shards, and makes its scheduler. */
-async function openPhase(
-  cfg: CoordinatorConfig,
+/** Opens the phase's store (refusing another job's), resumes its done shards, and makes its scheduler (MLM, CMLM). */
+export async function openPhase(
+  cfg: CoordinatorConfig | CmlmCoordinatorConfig,
   spec: pb.JobSpec,
   shards: ShardSpec[],
   store: ShardStore,
   manifest: { totalSnps: number; shardSize: number; nullModelSha256?: string; samples?: number },
   what: string,
 ): Promise<PhaseJob> {
-  const log = cfg.mlm.log;
+  const log = 'cmlm' in cfg ? cfg.cmlm.log : cfg.mlm.log;
   const jobId = spec.jobId;
   const { existed } = await store.open({
     jobId,
-    method: spec.kinship ? 'mlm-kinship' : 'mlm',
+    method: spec.kinship ? 'mlm-kinship' : spec.method,
     shards: shards.length,
     ...manifest,
   });

@@ -11,6 +11,10 @@
  * 6. verify every shard file once more, merge them in genome order into `PREFIX.assoc.txt` (the same bytes as
  *    `gwasgrid mlm`) and write `PREFIX.log.txt`; tell the workers the job is done and stop the server.
  *
+ * `--method cmlm` (a {@link CmlmCoordinatorConfig}): after step 1, cmlm-job.ts prepares the one scan job (filter,
+ * kinship, compression search and choice on the coordinator; the n × rank scan model encoded and hashed), and
+ * serves, verifies and merges it into the files of `gwasgrid cmlm`; stopping and telling the workers are as here.
+ *
  * {@link RunningCoordinator.stop} (SIGTERM/SIGINT, see {@link stopOnSignals}): no more leases, workers are told
  * the coordinator is stopping (they exit 0), `PREFIX.shards/` is kept, no `PREFIX.assoc.txt` is written, and
  * `done` rejects with {@link CoordinatorStopped}; the same command with the same `--out` resumes.
@@ -38,6 +42,7 @@ import {
 } from './job.js';
 import { foldKinship, serveKinship, type KinshipPhaseSummary } from './kinship-phase.js';
 import { requeueDamaged } from './shard-store.js';
+import { prepareCmlmJob, serveCmlmJob, type CmlmCoordinatorConfig, type PreparedCmlmJob } from './cmlm-job.js';
 import {
   coordinatorService,
   preparingService,
@@ -89,9 +94,12 @@ export class CoordinatorStopped extends Error {
   }
 }
 
-/** Binds the server and returns; the job is prepared, served and merged in `done`. */
-export async function startCoordinator(cfg: CoordinatorConfig): Promise<RunningCoordinator> {
-  const log = cfg.mlm.log;
+/**
+ * Binds the server and returns; the job is prepared, served and merged in `done`. A CMLM config (`cmlm`) runs
+ * cmlm-job.ts's one phase (kinship and compression search on the coordinator, then the scan shards).
+ */
+export async function startCoordinator(cfg: CoordinatorConfig | CmlmCoordinatorConfig): Promise<RunningCoordinator> {
+  const log = 'cmlm' in cfg ? cfg.cmlm.log : cfg.mlm.log;
   const t0 = performance.now();
   const heartbeatMs = Math.max(100, Math.round(cfg.leaseTimeoutMs / 3));
   let stopReason: string | null = null;
@@ -119,6 +127,7 @@ export async function startCoordinator(cfg: CoordinatorConfig): Promise<RunningC
 
   const done = (async (): Promise<CoordinatorSummary> => {
     let inputs: PreparedInputs | null = null;
+    let cmlmJob: PreparedCmlmJob | null = null;
     const transfers = {
       broadcasts: [] as Transfer[],
       kinship: [] as Transfer[],
@@ -138,6 +147,18 @@ export async function startCoordinator(cfg: CoordinatorConfig): Promise<RunningC
       genotypeTransfers: transfers.genotypes,
     });
     try {
+      if ('cmlm' in cfg) {
+        const job = (cmlmJob = await unlessStopped(prepareCmlmJob(cfg)));
+        phase = job;
+        sched = job.scheduler;
+        if (aborted) throw aborted;
+        const ctx = context(job, { jobId: job.jobId, spec: job.spec, model: { bytes: job.bytes, sha256: job.sha256 } }, job.feed);
+        service = coordinatorService(ctx);
+        log.info('job ready: serving shards', { event: 'ready' });
+        const summary = await serveCmlmJob(cfg, job, ctx, t0, () => aborted);
+        await tellWorkers(job.scheduler, heartbeatMs);
+        return summary;
+      }
       inputs = await unlessStopped(prepareInputs(cfg));
       const feed: GenotypeFeed = { geno: inputs.geno, qc: inputs.qc, analysed: inputs.samples.analysed };
       const { timings } = inputs;
@@ -206,6 +227,7 @@ export async function startCoordinator(cfg: CoordinatorConfig): Promise<RunningC
       throw err;
     } finally {
       await inputs?.geno.close();
+      await cmlmJob?.geno.close();
       await shutdown(server);
     }
   })();

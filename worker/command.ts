@@ -74,7 +74,7 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       })
       .example(
         '$0 worker --coordinator head:50051 --token "$T"',
-        'join and work until the job is done (inputs on the shared filesystem; MLM shards over gRPC, FarmCPU/GLM rounds over NATS)',
+        'join and work until the job is done (inputs on the shared filesystem; MLM and CMLM shards over gRPC, FarmCPU/GLM rounds over NATS)',
       )
       .example(
         '$0 worker --coordinator head:50051 --token "$T" --genotypes-from-coordinator',

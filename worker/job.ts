@@ -7,8 +7,12 @@
  *   metadata, its QC (mask, af, n_miss), the analysed samples and the genotype rows (FetchGenotypes).
  * Plus the numeric backend, the kinship accumulator (kinship phase) and the null model (fetched once, cached by
  * its sha256). Opening the scan job after the kinship job reuses the open files when the inputs are the same.
+ * A CMLM job (method "cmlm") has the same two sources; its per-shard filter is the CMLM one (`snpFilterRange`,
+ * or the coordinator's filter sent with the rows), and its model is the encoded CMLM scan model.
  */
 import { openGenotypes, loadSamples, qcRange, kinshipChunk, kinshipChunkFromMask } from '../shared/methods/inputs.js';
+import { snpFilterRange, type SnpFilter } from '../shared/methods/cmlm.js';
+import { decodeCmlmModel, type CmlmScanModel } from '../shared/protocol/cmlm-model-codec.js';
 import type { GenotypeSource } from '../shared/genotype/types.js';
 import type { AlignedSamples } from '../shared/samples/align.js';
 import type { NullModel } from '../shared/lmm/null.js';
@@ -75,7 +79,11 @@ export class WorkerJob {
    */
   static async open(id: string, spec: JobDescription, log: Logger, opts: { remote: boolean; previous?: WorkerJob | null }): Promise<WorkerJob> {
     const { backend } = await selectBackend(spec.backend);
-    const what = spec.kinship ? `kinship phase (--gk ${spec.kinship.mode}, chunks of ${spec.kinship.chunkSize} SNPs)` : `-lmm ${spec.lmm}`;
+    const what = spec.kinship
+      ? `kinship phase (--gk ${spec.kinship.mode}, chunks of ${spec.kinship.chunkSize} SNPs)`
+      : spec.cmlm
+        ? `CMLM scan (g = ${spec.cmlm.groupCount}, basis rank ${spec.cmlm.rank})`
+        : `-lmm ${spec.lmm}`;
     if (opts.remote) {
       log.info(`job ${id.slice(0, 12)}…: ${spec.totalSnps} SNPs, ${spec.analysedSamples} analysed samples, ${what}; genotypes from the coordinator; backend ${backend.detail}`, {
         event: 'job-open',
@@ -105,6 +113,23 @@ export class WorkerJob {
     const qc = await qcRange(geno, samples, this.spec.qc, shard.start, shard.end);
     checkCount(qc.counts.kept, shard);
     return { geno, analysed: samples.analysed, qc };
+  }
+
+  /**
+   * A CMLM shard's inputs: the CMLM SNP filter of the range computed here (checked against the coordinator's
+   * count), or the coordinator's filter and rows (--genotypes-from-coordinator).
+   */
+  async cmlmInputs(shard: LeasedRange, fetch: FetchRange): Promise<{ geno: GenotypeSource; analysed: Int32Array; filter: SnpFilter }> {
+    const cmlm = this.spec.cmlm;
+    if (!cmlm) throw new DistributedError('PROTOCOL', 'a CMLM shard outside a CMLM job');
+    if (!this.files) {
+      const r = checkReceived(await fetch(), shard, this.spec);
+      return { geno: r.source, analysed: r.analysed, filter: { ...r.qc, kept: shard.expectedSnps } };
+    }
+    const { geno, samples } = this.files;
+    const filter = await snpFilterRange(geno, samples, { maf: this.spec.qc.maf, miss: this.spec.qc.miss, extract: cmlm.extract }, shard.start, shard.end);
+    checkCount(filter.kept, shard);
+    return { geno, analysed: samples.analysed, filter };
   }
 
   /** The partial kinship sum of a kinship chunk (the accumulator's buffer: use it before the next chunk). */
@@ -183,12 +208,38 @@ function checkReceived(r: ReceivedRange, shard: LeasedRange, spec: JobDescriptio
   return r;
 }
 
-/** Null models by sha256 (at most `keep`, most recent first: U is n² doubles). */
+/**
+ * Null models (MLM) and CMLM scan models by sha256 (at most `keep`, most recent first: U is n² doubles), fetched
+ * with the same FetchNullModel stream and checked against the job spec's hash.
+ */
 export class NullModelCache {
-  private readonly models = new Map<string, NullModel>();
+  private readonly models = new Map<string, NullModel | CmlmScanModel>();
   constructor(private readonly keep = 1) {}
 
   async get(conn: Connection, workerId: string, spec: JobDescription, log: Logger): Promise<NullModel> {
+    if (spec.method !== 'mlm') throw new DistributedError('PROTOCOL', `a ${spec.method} job has no MLM null model`);
+    return (await this.fetch(conn, workerId, spec, log, 'null model', decodeNullModel)) as NullModel;
+  }
+
+  /** The CMLM scan model of a CMLM job (design, n × rank basis, delta, scale). */
+  async getCmlm(conn: Connection, workerId: string, spec: JobDescription, log: Logger): Promise<CmlmScanModel> {
+    if (spec.method !== 'cmlm' || !spec.cmlm) throw new DistributedError('PROTOCOL', 'not a CMLM job');
+    const { groupCount, rank } = spec.cmlm;
+    const model = (await this.fetch(conn, workerId, spec, log, 'CMLM scan model', decodeCmlmModel)) as CmlmScanModel;
+    if (model.g !== groupCount || model.basis.rank !== rank) {
+      throw new DistributedError('PROTOCOL', `CMLM scan model for g = ${model.g}, rank ${model.basis.rank}; the job names g = ${groupCount}, rank ${rank}`);
+    }
+    return model;
+  }
+
+  private async fetch(
+    conn: Connection,
+    workerId: string,
+    spec: JobDescription,
+    log: Logger,
+    what: string,
+    decode: (bytes: Uint8Array) => NullModel | CmlmScanModel,
+  ): Promise<NullModel | CmlmScanModel> {
     const ref = spec.nullModel;
     if (!ref) throw new DistributedError('PROTOCOL', 'the job has no null model (kinship phase)');
     const hit = this.models.get(ref.sha256);
@@ -196,10 +247,11 @@ export class NullModelCache {
     const t = performance.now();
     const bytes = await conn.retry(() => conn.fetchNullModel(workerId, ref));
     const seconds = (performance.now() - t) / 1000;
-    if (hashEncoded(bytes) !== ref.sha256) throw new DistributedError('PROTOCOL', 'the received null model does not match its sha256');
-    const model = decodeNullModel(bytes);
-    if (model.n !== spec.analysedSamples) throw new DistributedError('PROTOCOL', `null model for ${model.n} samples, job has ${spec.analysedSamples}`);
-    log.info(`null model received: ${(bytes.length / 1e6).toFixed(1)} MB in ${seconds.toFixed(2)} s (${(bytes.length / 1e6 / seconds).toFixed(1)} MB/s), sha256 verified`, {
+    if (hashEncoded(bytes) !== ref.sha256) throw new DistributedError('PROTOCOL', `the received ${what} does not match its sha256`);
+    const model = decode(bytes);
+    const n = 'design' in model ? model.design.n : model.n;
+    if (n !== spec.analysedSamples) throw new DistributedError('PROTOCOL', `${what} for ${n} samples, job has ${spec.analysedSamples}`);
+    log.info(`${what} received: ${(bytes.length / 1e6).toFixed(1)} MB in ${seconds.toFixed(2)} s (${(bytes.length / 1e6 / seconds).toFixed(1)} MB/s), sha256 verified`, {
       event: 'model',
       bytes: bytes.length,
       seconds,

@@ -30,7 +30,8 @@ import { decodeGenotypes } from '../shared/protocol/genotypes-codec.js';
 import type { TlsFlags } from '../shared/protocol/tls.js';
 import { Connection, sleep } from './connection.js';
 import { NullModelCache, WorkerJob, type FetchRange } from './job.js';
-import { ShardRevoked, computeKinship, computeShard } from './shard.js';
+import { ShardRevoked, computeCmlmShard, computeKinship, computeShard } from './shard.js';
+import type { CmlmScanModel } from '../shared/protocol/cmlm-model-codec.js';
 
 export interface WorkerConfig {
   coordinator: string;
@@ -86,10 +87,19 @@ export async function runWorker(cfg: WorkerConfig): Promise<WorkerSummary> {
   const conn = new Connection(cfg.coordinator, cfg.token, cfg.tls, cfg.timeoutMs, log, cfg.signal);
   const models = new NullModelCache();
   /** Mutable state shared by the closures below. */
-  const st: { session: Session | null; job: WorkerJob | null; model: NullModel | null; accepted: number; jobDone: boolean; stopping: string | null } = {
+  const st: {
+    session: Session | null;
+    job: WorkerJob | null;
+    model: NullModel | null;
+    cmlmModel: CmlmScanModel | null;
+    accepted: number;
+    jobDone: boolean;
+    stopping: string | null;
+  } = {
     session: null,
     job: null,
     model: null,
+    cmlmModel: null,
     accepted: 0,
     jobDone: false,
     stopping: null,
@@ -127,7 +137,8 @@ export async function runWorker(cfg: WorkerConfig): Promise<WorkerSummary> {
         await previous?.close();
       }
     }
-    st.model = spec.nullModel ? await models.get(conn, reply.workerId, spec, log) : null;
+    st.model = spec.nullModel && spec.method === 'mlm' ? await models.get(conn, reply.workerId, spec, log) : null;
+    st.cmlmModel = spec.method === 'cmlm' ? await models.getCmlm(conn, reply.workerId, spec, log) : null;
     workerId = reply.workerId;
     log.info(`joined ${conn.peer} as worker ${reply.workerId} (${cfg.threads} thread(s))${spec.kinship ? ' for the kinship phase' : ''}`, {
       event: 'session',
@@ -185,6 +196,9 @@ export async function runWorker(cfg: WorkerConfig): Promise<WorkerSummary> {
       if (kinship) {
         const k = await computeKinship(forJob, shard, { revoked: isRevoked, fetch });
         result = { data: k.data, count: k.snps, seconds: k.seconds };
+      } else if (forJob.spec.method === 'cmlm') {
+        const r = await computeCmlmShard(forJob, st.cmlmModel!, shard, { revoked: isRevoked, onProgress: (d) => (snpsDone = d), fetch });
+        result = { data: r.data, count: r.lines, seconds: r.seconds };
       } else {
         const r = await computeShard(forJob, st.model!, shard, { threads: cfg.threads, revoked: isRevoked, onProgress: (d) => (snpsDone = d), fetch });
         result = { data: r.data, count: r.lines, seconds: r.seconds };

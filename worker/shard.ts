@@ -3,10 +3,15 @@
  * - a scan shard: its inputs (QC of the range here, or the coordinator's with --genotypes-from-coordinator),
  *   then `scanRange` over [start, end) on all the worker's threads (one pool of scanning threads per job,
  *   reused from shard to shard). The lines come back in SNP order, exactly as `gwasgrid mlm` writes them.
+ * - a CMLM shard: the CMLM SNP filter of the range (`snpFilterRange`, or the coordinator's), then `scanCmlm` with
+ *   the received scan model (missing genotypes imputed as 1); each line is `cmlmShardLine`: the `.assoc.txt` line of
+ *   `gwasgrid cmlm` plus the exact GAPIT MAF, log10 p and effect for the coordinator's GAPIT CSV.
  * - a kinship chunk: the partial sum Σ z zᵀ over the chunk's QC-passing SNPs (a fresh partial of the job's
  *   accumulator, as qcPass computes it), packed as its upper triangle, float64 little-endian.
  */
 import { scanRange } from '../shared/methods/mlm.js';
+import { scanCmlm, cmlmShardLine } from '../shared/methods/cmlm.js';
+import type { CmlmScanModel } from '../shared/protocol/cmlm-model-codec.js';
 import { packUpper } from '../shared/kinship/kinship.js';
 import type { NullModel } from '../shared/lmm/null.js';
 import type { FetchRange, LeasedRange, WorkerJob } from './job.js';
@@ -43,6 +48,31 @@ export async function computeShard(
     (_snp, line) => {
       if (opts.revoked()) throw new ShardRevoked();
       parts.push(line);
+    },
+  );
+  return { data: Buffer.from(parts.join(''), 'utf8'), lines: parts.length, seconds: (performance.now() - t) / 1000 };
+}
+
+export async function computeCmlmShard(
+  job: WorkerJob,
+  model: CmlmScanModel,
+  shard: ShardRange,
+  opts: { revoked: () => boolean; onProgress?: (snps: number) => void; fetch: FetchRange },
+): Promise<{ data: Buffer; lines: number; seconds: number }> {
+  const t = performance.now();
+  const { geno, analysed, filter } = await job.cmlmInputs(shard, opts.fetch);
+  if (opts.revoked()) throw new ShardRevoked();
+  const parts: string[] = [];
+  await scanCmlm(
+    geno,
+    { analysed },
+    filter,
+    model,
+    job.backend,
+    { start: shard.start, end: shard.end, blockSize: job.spec.blockSize || undefined, onProgress: opts.onProgress },
+    (snp, r, maf) => {
+      if (opts.revoked()) throw new ShardRevoked();
+      parts.push(cmlmShardLine(geno, filter, snp, r, maf));
     },
   );
   return { data: Buffer.from(parts.join(''), 'utf8'), lines: parts.length, seconds: (performance.now() - t) / 1000 };

@@ -153,7 +153,7 @@ export async function filterAndKinship(
  */
 export async function snpFilterRange(
   geno: GenotypeSource,
-  samples: AlignedSamples,
+  samples: Pick<AlignedSamples, 'analysed'>,
   cfg: Pick<CmlmConfig, 'maf' | 'miss' | 'extract'>,
   start: number,
   end: number,
@@ -310,7 +310,7 @@ function gapitMaf(x: Float64Array, off: number, n: number): number {
  */
 export async function scanCmlm(
   geno: GenotypeSource,
-  samples: AlignedSamples,
+  samples: Pick<AlignedSamples, 'analysed'>,
   snps: SnpFilter,
   model: Pick<CmlmModel, 'design' | 'basis' | 'delta' | 'scale'>,
   backend: LinalgBackend,
@@ -370,6 +370,30 @@ export function cmlmAssocLine(geno: GenotypeSource, snps: SnpFilter, snp: number
   return `${s.chr}\t${s.rs}\t${s.pos}\t${snps.nMiss[snp]}\t${s.a1}\t${s.a0}\t${formatFixed(snps.af[snp], 3)}\t${formatE(r.beta)}\t${formatE(r.se)}\t${p}\n`;
 }
 
+/** The GAPIT CSV row of one scanned SNP (p from the exact log10 p; nobs = analysed individuals). */
+export function cmlmGapitRow(geno: GenotypeSource, snp: number, log10p: number, maf: number, nobs: number, effect: number): GapitRow {
+  const s = geno.snps[snp];
+  return { snp: s.rs, chr: s.chr, pos: s.pos, p: Math.pow(10, log10p), maf, nobs, effect };
+}
+
+/**
+ * One line of a distributed CMLM shard result: the `.assoc.txt` line, then GAPIT's MAF, log10 p and the effect as
+ * exact decimal round-trips (JavaScript's shortest representation that reads back to the same double), which the
+ * coordinator needs for the GAPIT CSV (15 significant digits, more than the `.assoc.txt` carries) without a
+ * second scan. {@link parseCmlmShardLine} undoes it.
+ */
+export function cmlmShardLine(geno: GenotypeSource, snps: SnpFilter, snp: number, r: P3dResult, maf: number): string {
+  return `${cmlmAssocLine(geno, snps, snp, r).slice(0, -1)}\t${String(maf)}\t${String(r.log10p)}\t${String(r.beta)}\n`;
+}
+
+/** Splits a {@link cmlmShardLine} (without its newline) into the `.assoc.txt` line (with newline) and the exact values. */
+export function parseCmlmShardLine(line: string): { assoc: string; rs: string; maf: number; log10p: number; beta: number } | null {
+  const fields = line.split('\t');
+  if (fields.length !== CMLM_COLUMNS.length + 3) return null;
+  const [maf, log10p, beta] = fields.slice(CMLM_COLUMNS.length).map(Number);
+  return { assoc: fields.slice(0, CMLM_COLUMNS.length).join('\t') + '\n', rs: fields[1], maf, log10p, beta };
+}
+
 /** The compression table as TSV (search order; `chosen` marks the level used for the scan). */
 export function compressionTsv(model: CmlmModel): string {
   const lines = ['group_count\tgroups_with_phenotype\tlinkage\tgroup_kinship\tm2LL\tVA\tVE\tchosen'];
@@ -411,8 +435,7 @@ export async function runCmlm(cfg: CmlmConfig): Promise<CmlmResult> {
         { blockSize: cfg.blockSize, onProgress: (d) => log.progress('P3D scan', d, snps.kept) },
         async (snp, r, maf) => {
           await writer.write(cmlmAssocLine(geno, snps, snp, r));
-          const s = geno.snps[snp];
-          gapitRows.push({ snp: s.rs, chr: s.chr, pos: s.pos, p: Math.pow(10, r.log10p), maf, nobs: samples.analysed.length, effect: r.beta });
+          gapitRows.push(cmlmGapitRow(geno, snp, r.log10p, maf, samples.analysed.length, r.beta));
         },
       );
       await writer.commit();
@@ -435,13 +458,15 @@ export async function runCmlm(cfg: CmlmConfig): Promise<CmlmResult> {
   }
 }
 
-function cmlmLogText(
+/** The `.log.txt` of a CMLM run; `extra` lines (a distributed run's) go before the timings. */
+export function cmlmLogText(
   cfg: CmlmConfig,
   geno: GenotypeSource,
   samples: AlignedSamples,
   snps: SnpFilter,
   model: CmlmModel,
   timings: Record<string, number>,
+  extra: string[] = [],
 ): string {
   const c = model.chosen;
   const lines = [
@@ -464,6 +489,7 @@ function cmlmLogText(
     `## VE = ${c.ve}`,
     `## h2 = ${c.vg / (c.vg + c.ve)}`,
     `## -2 REML log-likelihood (EMMA) = ${c.m2ll}`,
+    ...extra,
     '##',
     '## Computation Time (seconds):',
     ...Object.entries(timings).map(([k, v]) => `##      ${k} = ${v.toFixed(3)}`),

@@ -1,6 +1,6 @@
 /**
- * The CMLM scan model as one content-hashed binary value, what a coordinator would broadcast instead of the MLM
- * null model: the chosen level's n × rank basis E (rank = groups with phenotypes, ≤ g) rather than n × n.
+ * The CMLM scan model as one content-hashed binary value, what a coordinator broadcasts instead of the MLM
+ * null model (FetchNullModel, cached by workers by its sha256): the chosen level's n × rank basis E (rank = groups with phenotypes, ≤ g) rather than n × n.
  *
  * Canonical encoding (format version {@link CMLM_MODEL_FORMAT}), little-endian, float64 as exact bits:
  * ```
@@ -18,6 +18,11 @@ import { DistributedError } from '../errors.js';
 import type { CmlmModel } from '../methods/cmlm.js';
 
 export const CMLM_MODEL_FORMAT = 1;
+/**
+ * Version of what the model means to a worker's scan (scanCmlm's P3D test on the imputed genotypes); a job spec
+ * names it beside the format (NullModelRef.model_version), and a worker of another version refuses the job.
+ */
+export const CMLM_MODEL_VERSION = 1;
 const MAGIC = 0x4d434747; // "GGCM" as little-endian u32
 const HEADER_BYTES = 24;
 

@@ -8,6 +8,11 @@
  *
  * The kinship phase is a job of its own (no null model yet; `kinship` names the --gk mode, the chunk size and
  * the hash of the coordinator's QC mask), with its own id; the scan job that follows has another.
+ *
+ * A CMLM job (`method` "cmlm") has one phase, the scan: the kinship and the compression search stay on the
+ * coordinator, `nullModel` names the encoded CMLM scan model (shared/protocol/cmlm-model-codec.ts), `qc` holds
+ * the CMLM SNP filter's maf and miss (r2 unused, 0), `lmm` is 1 (the P3D test is a Wald t test) and `cmlm` the
+ * rest (extract list, chosen g, rank, kinship method).
  */
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
@@ -19,6 +24,8 @@ import type { BackendPreference } from '../linalg/select.js';
 import { KINSHIP_CHUNK_SNPS, type KinshipMode } from '../kinship/kinship.js';
 import { DistributedError } from '../errors.js';
 import { NULL_MODEL_FORMAT } from './null-model-codec.js';
+import { CMLM_MODEL_FORMAT, CMLM_MODEL_VERSION } from './cmlm-model-codec.js';
+import type { CmlmKinshipMethod } from '../methods/cmlm.js';
 import { NULL_MODEL_VERSION } from '../lmm/null.js';
 import { pb } from './rpc.js';
 
@@ -38,8 +45,20 @@ export interface KinshipPhaseSpec {
   maskSha256: string;
 }
 
+/** The CMLM part of a scan job (method "cmlm"). */
+export interface CmlmJobSpec {
+  /** --extract (absolute path), read by the workers' SNP filter. */
+  extract?: string;
+  /** The chosen group count g and the rank of the broadcast basis. */
+  groupCount: number;
+  rank: number;
+  kinshipMethod: CmlmKinshipMethod;
+}
+
+const CMLM_KINSHIP_METHODS: readonly string[] = ['zhang', 'vanraden', 'gemma'];
+
 export interface JobDescription {
-  method: 'mlm';
+  method: 'mlm' | 'cmlm';
   input: InputSpec;
   qc: QcOptions;
   lmm: LmmMode;
@@ -59,6 +78,8 @@ export interface JobDescription {
   excludedSamples?: number[];
   /** Set in the kinship phase. */
   kinship?: KinshipPhaseSpec;
+  /** Set in a CMLM scan job. */
+  cmlm?: CmlmJobSpec;
 }
 
 /** Input paths made absolute (workers may start elsewhere on the shared filesystem). */
@@ -137,6 +158,7 @@ export function toJobSpec(d: JobDescription): pb.JobSpec {
     excludedSamples: d.excludedSamples ?? [],
     totalSamples: d.totalSamples,
     kinship: d.kinship,
+    cmlm: d.cmlm,
   });
 }
 
@@ -151,11 +173,14 @@ export function fromJobSpec(s: pb.JobSpec): { id: string; job: JobDescription } 
     new DistributedError('PROTOCOL', `job spec from the coordinator: ${why}`, {
       hint: 'run the same gwasgrid version on the coordinator and the workers',
     });
-  if (s.method !== 'mlm') throw bad(`method "${s.method}" is not supported by this worker`);
+  if (s.method !== 'mlm' && s.method !== 'cmlm') throw bad(`method "${s.method}" is not supported by this worker`);
+  const cmlm = s.method === 'cmlm';
   if (![1, 2, 3, 4].includes(s.lmm)) throw bad(`lmm mode ${s.lmm}`);
   if (!s.input || !s.qc || (!s.nullModel && !s.kinship)) throw bad('incomplete');
-  if (s.nullModel && (s.nullModel.formatVersion !== NULL_MODEL_FORMAT || s.nullModel.modelVersion !== NULL_MODEL_VERSION)) {
-    throw bad(`null model format ${s.nullModel.formatVersion}/version ${s.nullModel.modelVersion}, this build reads ${NULL_MODEL_FORMAT}/${NULL_MODEL_VERSION}`);
+  if (cmlm && (!s.cmlm || !s.nullModel || s.kinship || !CMLM_KINSHIP_METHODS.includes(s.cmlm.kinshipMethod))) throw bad('incomplete CMLM job');
+  const [format, version] = cmlm ? [CMLM_MODEL_FORMAT, CMLM_MODEL_VERSION] : [NULL_MODEL_FORMAT, NULL_MODEL_VERSION];
+  if (s.nullModel && (s.nullModel.formatVersion !== format || s.nullModel.modelVersion !== version)) {
+    throw bad(`${cmlm ? 'CMLM scan' : 'null'} model format ${s.nullModel.formatVersion}/version ${s.nullModel.modelVersion}, this build reads ${format}/${version}`);
   }
   if (s.kinship && (![1, 2].includes(s.kinship.mode) || s.kinship.chunkSize !== KINSHIP_CHUNK_SNPS)) {
     throw bad(`kinship mode ${s.kinship.mode} in chunks of ${s.kinship.chunkSize} SNPs (this build: chunks of ${KINSHIP_CHUNK_SNPS})`);
@@ -164,7 +189,7 @@ export function fromJobSpec(s: pb.JobSpec): { id: string; job: JobDescription } 
   if (i.vcfField !== undefined && i.vcfField !== 'GT' && i.vcfField !== 'DS') throw bad(`VCF field "${i.vcfField}"`);
   if (i.vcfMultiallelic !== undefined && i.vcfMultiallelic !== 'skip' && i.vcfMultiallelic !== 'split') throw bad(`multi-allelic mode "${i.vcfMultiallelic}"`);
   const job: JobDescription = {
-    method: 'mlm',
+    method: cmlm ? 'cmlm' : 'mlm',
     input: {
       bfile: i.bfile,
       geno: i.geno,
@@ -193,6 +218,9 @@ export function fromJobSpec(s: pb.JobSpec): { id: string; job: JobDescription } 
     shardSize: s.shardSize,
     ...(s.excludedSamples.length ? { excludedSamples: [...s.excludedSamples] } : {}),
     kinship: s.kinship ? { mode: s.kinship.mode as KinshipMode, chunkSize: s.kinship.chunkSize, maskSha256: s.kinship.maskSha256 } : undefined,
+    cmlm: s.cmlm
+      ? { extract: s.cmlm.extract, groupCount: s.cmlm.groupCount, rank: s.cmlm.rank, kinshipMethod: s.cmlm.kinshipMethod as CmlmKinshipMethod }
+      : undefined,
   };
   const id = jobId(job);
   if (id !== s.jobId)

@@ -42,6 +42,11 @@ export const protobufFileName = "gwasgrid/v1/distributed.proto";
  * coordinator has added the partials in chunk order and fitted the null model, the scan phase (the job
  * described above). Workers of the kinship phase are told "join again" and receive the scan job.
  *
+ * CMLM (JobSpec.method "cmlm", JobSpec.cmlm set). One phase, the scan: the coordinator computes the kinship, the
+ * compression search and GAPIT's choice itself; the "null model" that FetchNullModel streams is the encoded CMLM
+ * scan model (design, the chosen level's n × rank basis with rank ≤ g, delta, scale); each shard line carries
+ * three exact values after the .assoc.txt columns (see CmlmJob).
+ *
  * Security. Every call carries the join token as metadata (`x-gwasgrid-token`); a wrong or missing token is
  * answered with UNAUTHENTICATED before the handler runs. No request names a file: the coordinator only ever
  * reads the paths of its own job spec. Workers read the same paths on the shared filesystem, or (worker flag
@@ -94,7 +99,10 @@ export interface JoinReply {
 export interface JobSpec {
   /** sha256 (hex) of the canonical job description, including the null-model hash and the shard layout. */
   jobId: string;
-  /** "mlm". */
+  /**
+   * "mlm" or "cmlm" (then `cmlm` is set, `null_model` names the encoded CMLM scan model, `qc` carries the CMLM
+   * SNP filter's maf and miss, and `lmm` is 1: its P3D test is a Wald t test); "farmcpu", "glm" with `nats`.
+   */
   method: string;
   input: InputSpec | undefined;
   qc:
@@ -128,7 +136,34 @@ export interface JobSpec {
    * FarmCPU/GLM jobs ("farmcpu", "glm"): rounds go over NATS; everything else a worker needs is in the NATS
    * setup blob (docs/nats-protocol.md). Field 20 leaves room for MLM additions.
    */
-  nats?: NatsJob | undefined;
+  nats?:
+    | NatsJob
+    | undefined;
+  /**
+   * CMLM scan jobs (method "cmlm"): the SNP filter and the chosen compression (numbered from 30, leaving room
+   * after the NATS and MLM additions).
+   */
+  cmlm?: CmlmJob | undefined;
+}
+
+/**
+ * A CMLM scan (`gwasgrid coordinator --method cmlm`, `gwasgrid cmlm --workers N`). The coordinator computed the
+ * kinship, the compression search and GAPIT's choice; the null model is the encoded scan model (design, n × rank
+ * basis, delta, scale; shared/protocol/cmlm-model-codec.ts). A worker filters the SNPs of its shard (GAPIT's
+ * optional filter: QcSpec maf and miss, and `extract`), imputes missing genotypes as 1 and scans; each line of its
+ * shard result is the `.assoc.txt` line followed by three tab-separated exact values (GAPIT MAF, log10 p, effect)
+ * that the coordinator needs for the GAPIT CSV and strips before the merge.
+ */
+export interface CmlmJob {
+  /** Absolute path of the --extract SNP list (workers read it on the shared filesystem), if any. */
+  extract?:
+    | string
+    | undefined;
+  /** The chosen group count g and the rank of the broadcast basis (groups with phenotypes; 0 when g = 1). */
+  groupCount: number;
+  rank: number;
+  /** --kinship-method (zhang, vanraden, gemma): for the log and the job id; the kinship stays on the coordinator. */
+  kinshipMethod: string;
 }
 
 /** Where and how a worker reaches the job's NATS subjects. */
@@ -733,6 +768,7 @@ function createBaseJobSpec(): JobSpec {
     totalSamples: 0,
     kinship: undefined,
     nats: undefined,
+    cmlm: undefined,
   };
 }
 
@@ -789,6 +825,9 @@ export const JobSpec: MessageFns<JobSpec> = {
     }
     if (message.nats !== undefined) {
       NatsJob.encode(message.nats, writer.uint32(162).fork()).join();
+    }
+    if (message.cmlm !== undefined) {
+      CmlmJob.encode(message.cmlm, writer.uint32(242).fork()).join();
     }
     return writer;
   },
@@ -944,6 +983,14 @@ export const JobSpec: MessageFns<JobSpec> = {
             message.nats = NatsJob.decode(reader, reader.uint32());
             continue;
           }
+          case 30: {
+            if (tag !== 242) {
+              break;
+            }
+
+            message.cmlm = CmlmJob.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -983,6 +1030,98 @@ export const JobSpec: MessageFns<JobSpec> = {
       ? KinshipPhase.fromPartial(object.kinship)
       : undefined;
     message.nats = (object.nats !== undefined && object.nats !== null) ? NatsJob.fromPartial(object.nats) : undefined;
+    message.cmlm = (object.cmlm !== undefined && object.cmlm !== null) ? CmlmJob.fromPartial(object.cmlm) : undefined;
+    return message;
+  },
+};
+
+function createBaseCmlmJob(): CmlmJob {
+  return { extract: undefined, groupCount: 0, rank: 0, kinshipMethod: "" };
+}
+
+export const CmlmJob: MessageFns<CmlmJob> = {
+  encode(message: CmlmJob, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.extract !== undefined) {
+      writer.uint32(10).string(message.extract);
+    }
+    if (message.groupCount !== 0) {
+      writer.uint32(16).uint32(message.groupCount);
+    }
+    if (message.rank !== 0) {
+      writer.uint32(24).uint32(message.rank);
+    }
+    if (message.kinshipMethod !== "") {
+      writer.uint32(34).string(message.kinshipMethod);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CmlmJob {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCmlmJob();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.extract = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.groupCount = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.rank = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.kinshipMethod = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<CmlmJob>, I>>(base?: I): CmlmJob {
+    return CmlmJob.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CmlmJob>, I>>(object: I): CmlmJob {
+    const message = createBaseCmlmJob();
+    message.extract = object.extract ?? undefined;
+    message.groupCount = object.groupCount ?? 0;
+    message.rank = object.rank ?? 0;
+    message.kinshipMethod = object.kinshipMethod ?? "";
     return message;
   },
 };

@@ -16,7 +16,15 @@ import { UsageError } from '../shared/errors.js';
 import { resolveToken, TOKEN_ENV } from '../shared/protocol/auth.js';
 import { parseHostPort } from '../shared/protocol/rpc.js';
 import { hideBin } from 'yargs/helpers';
-import { mlmOptions, mlmConfig, setup, distributedSupported, type MlmArgs } from './commands.js';
+import {
+  mlmOptions,
+  mlmConfig,
+  plotOption,
+  plotTraits,
+  setup,
+  distributedSupported,
+  type MlmArgs,
+} from './commands.js';
 import {
   CoordinatorStopped,
   DEFAULT_LEASE_TIMEOUT_MS,
@@ -69,7 +77,7 @@ export const coordinatorCommand: CommandModule<object, CoordinatorArgs> = {
   builder: (y) => {
     const method = methodOf(hideBin(process.argv));
     const analysis =
-      method === 'mlm' ? mlmOptions(y) : method === 'farmcpu' ? farmcpuOptions(femOptions(y)) : femOptions(y);
+      method === 'mlm' ? plotOption(mlmOptions(y)) : method === 'farmcpu' ? farmcpuOptions(femOptions(y)) : femOptions(y);
     return natsOptions(analysis as unknown as Argv<object>, 'coordinator')
       .option('method', {
         choices: METHODS,
@@ -207,7 +215,8 @@ export const coordinatorCommand: CommandModule<object, CoordinatorArgs> = {
     });
     const release = stopOnSignals(coord, log);
     try {
-      await coord.done;
+      const summary = await coord.done;
+      if (a.plot) await plotTraits(summary.traits, log);
     } catch (e) {
       if (!(e instanceof CoordinatorStopped)) throw e;
       reportStopped(e, a.out, log);

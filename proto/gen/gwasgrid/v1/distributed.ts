@@ -125,6 +125,12 @@ export interface JobSpec {
     | KinshipPhase
     | undefined;
   /**
+   * Scan phase: each output line carries, after its last column, a tab and the full-precision values of the
+   * SNP's result row (see ShardChunk.lines), from which the coordinator writes the other output formats
+   * (--format plink2,gapit,rmvp) and the genomic inflation, exactly as the single-process run does.
+   */
+  rowValues: boolean;
+  /**
    * FarmCPU/GLM jobs ("farmcpu", "glm"): rounds go over NATS; everything else a worker needs is in the NATS
    * setup blob (docs/nats-protocol.md). Field 20 leaves room for MLM additions.
    */
@@ -271,7 +277,12 @@ export interface ShardChunk {
   header?:
     | ShardHeader
     | undefined;
-  /** UTF-8 output lines (each ending in \n), in SNP order; chunks of at most about 1 MiB. */
+  /**
+   * UTF-8 output lines (each ending in \n), in SNP order; chunks of at most about 1 MiB. With
+   * JobSpec.row_values, every line ends in "\t<beta>\t<se>\t<log10 p>\n" (the result row's effect, its
+   * standard error and the log10 of the primary p-value as shortest round-trip decimals, NaN when undefined):
+   * the coordinator strips them from the GEMMA file.
+   */
   lines?: Buffer | undefined;
   trailer?: ShardTrailer | undefined;
 }
@@ -732,6 +743,7 @@ function createBaseJobSpec(): JobSpec {
     excludedSamples: [],
     totalSamples: 0,
     kinship: undefined,
+    rowValues: false,
     nats: undefined,
   };
 }
@@ -786,6 +798,9 @@ export const JobSpec: MessageFns<JobSpec> = {
     }
     if (message.kinship !== undefined) {
       KinshipPhase.encode(message.kinship, writer.uint32(130).fork()).join();
+    }
+    if (message.rowValues !== false) {
+      writer.uint32(152).bool(message.rowValues);
     }
     if (message.nats !== undefined) {
       NatsJob.encode(message.nats, writer.uint32(162).fork()).join();
@@ -936,6 +951,14 @@ export const JobSpec: MessageFns<JobSpec> = {
             message.kinship = KinshipPhase.decode(reader, reader.uint32());
             continue;
           }
+          case 19: {
+            if (tag !== 152) {
+              break;
+            }
+
+            message.rowValues = reader.bool();
+            continue;
+          }
           case 20: {
             if (tag !== 162) {
               break;
@@ -982,6 +1005,7 @@ export const JobSpec: MessageFns<JobSpec> = {
     message.kinship = (object.kinship !== undefined && object.kinship !== null)
       ? KinshipPhase.fromPartial(object.kinship)
       : undefined;
+    message.rowValues = object.rowValues ?? false;
     message.nats = (object.nats !== undefined && object.nats !== null) ? NatsJob.fromPartial(object.nats) : undefined;
     return message;
   },

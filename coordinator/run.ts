@@ -314,8 +314,10 @@ export async function startCoordinator(cfg: CoordinatorConfig): Promise<RunningC
       if (current) {
         if (!(err instanceof CoordinatorStopped)) current.finish();
         await tellWorkers(current, heartbeatMs);
-      } else if (err instanceof CoordinatorStopped) {
-        // Between phases (or preparing): Join answers "stopping"; give waiting workers a moment to hear it.
+      }
+      if (err instanceof CoordinatorStopped) {
+        // Workers waiting to join (preparing, or between two phases: they have not joined the current one yet)
+        // poll Join, which now answers "stopping"; give them one polling interval to hear it.
         await new Promise((r) => setTimeout(r, Math.min(1000, heartbeatMs) + 500));
       }
       throw err;

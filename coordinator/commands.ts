@@ -422,7 +422,7 @@ export const mlmCommand: CommandModule<object, MlmCommandArgs> = {
       .option('workers', {
         type: 'number',
         describe:
-          'run distributed in one go: a coordinator and N worker processes on this machine (same output bytes)',
+          'run distributed in one go: a coordinator and N worker processes on this machine (every flag above; the same files, same bytes)',
         group: 'Run:',
       })
       .option('shard-size', {
@@ -482,6 +482,10 @@ export const mlmCommand: CommandModule<object, MlmCommandArgs> = {
       .example(
         '$0 mlm --bfile data/mouse --pheno-col 1 --workers 4 --out out/cd8',
         'distributed over 4 local worker processes (same bytes)',
+      )
+      .example(
+        '$0 mlm --bfile data/maize --pheno p.txt --pheno-col 1,3 --mind 0.03 --format gemma,rmvp --workers 2 --out out/m',
+        'every flag works distributed: the files and bytes of the run without --workers',
       )
       .epilog(
         'Outputs: PREFIX.assoc.txt (GEMMA columns) and PREFIX.log.txt; with several traits PREFIX.<trait>.assoc.txt and PREFIX.<trait>.log.txt, ' +

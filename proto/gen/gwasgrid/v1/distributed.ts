@@ -40,7 +40,9 @@ export const protobufFileName = "gwasgrid/v1/distributed.proto";
  * kinship phase (JobSpec.kinship set, no null model): leases are fixed chunks of KinshipPhase.chunk_size SNP
  * indices, and a worker submits the partial sum Σ z zᵀ of its chunk (SubmitKinship); then, after the
  * coordinator has added the partials in chunk order and fitted the null model, the scan phase (the job
- * described above). Workers of the kinship phase are told "join again" and receive the scan job.
+ * described above). Workers of the kinship phase are told "join again" and receive the scan job. A run of
+ * several traits has one kinship phase per distinct set of QC-passing SNPs and one scan job per trait (its
+ * pheno_col / pheno_name in InputSpec), each phase a job of its own; workers join again between them.
  *
  * Security. Every call carries the join token as metadata (`x-gwasgrid-token`); a wrong or missing token is
  * answered with UNAUTHENTICATED before the handler runs. No request names a file: the coordinator only ever
@@ -118,7 +120,7 @@ export interface JobSpec {
   shardSize: number;
   /** Genotype samples removed by sample QC (--mind) on the coordinator, ascending; the worker removes them too. */
   excludedSamples: number[];
-  /** Samples in the genotype file (the kinship is computed over all of them). */
+  /** Samples in the genotype file (a computed kinship covers all of them but excluded_samples). */
   totalSamples: number;
   /** Set in the kinship phase: there is no null model yet, and leases are kinship chunks. */
   kinship:
@@ -356,7 +358,10 @@ export interface KinshipHeader {
   index: number;
   start: number;
   end: number;
-  /** n, the genotype samples: the partial has n(n+1)/2 entries. */
+  /**
+   * n, the kinship samples (the genotype samples less JobSpec.excluded_samples): the partial has n(n+1)/2
+   * entries.
+   */
   samples: number;
 }
 

@@ -200,15 +200,18 @@ export async function serveCmlmJob(
     if (!cfg.keepShards) await store.removeAll();
     t = timings.total;
     log.info(`wrote ${assocPath}, ${compressionPath}, ${gapitPath} and ${logPath} (${job.snps.kept} SNPs) in ${t.toFixed(1)} s`);
-    return {
+    const trait = {
+      trait: job.samples.traitName,
       assocPath,
+      outputs: [assocPath, compressionPath, gapitPath],
       logPath,
+      // CMLM reports no genomic inflation (gwasgrid cmlm does not either).
+      lambdaGc: NaN,
       shards: shards.length,
       skipped: job.skipped,
       scanSeconds: timings.scan,
-      broadcasts: ctx.broadcasts,
-      kinship: null,
     };
+    return { ...trait, traits: [trait], broadcasts: ctx.broadcasts, kinship: null };
   } finally {
     clearInterval(sweeper);
   }

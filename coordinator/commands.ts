@@ -386,28 +386,26 @@ export function mlmConfig(a: MlmArgs, log: Logger, backend: LinalgBackend): MlmC
   };
 }
 
-/** What the distributed path (--workers, gwasgrid coordinator) does not do yet: refused at the command line. */
-export function distributedSupported(a: MlmArgs, how: string): void {
-  if (parseTraits(a).traits) {
-    throw new UsageError(
-      `${how}: distributed runs analyse one trait`,
-      'run one trait per job, or several traits without --workers',
-    );
-  }
-  if (a.mind !== undefined) {
-    // The kinship phase computes partial sums over all genotype samples; sample QC is not wired into it yet.
-    throw new UsageError(
-      `${how}: --mind is not supported in distributed runs yet`,
-      'remove the samples first (e.g. plink2 --mind … --make-bed), or run without --workers',
-    );
-  }
-  const formats = parseFormats(a.format);
-  if (formats.length !== 1 || formats[0] !== 'gemma') {
-    throw new UsageError(
-      `${how}: distributed runs write the GEMMA .assoc.txt only`,
-      'leave out --format, or run without --workers',
-    );
-  }
+/**
+ * What the distributed path (--workers, gwasgrid coordinator) does not do: refused at the command line. Every
+ * analysis flag of `gwasgrid mlm` is taken today — --mind (sample QC on the coordinator, the kinship phase over
+ * the kept samples), --format (written by the coordinator from the workers' full-precision rows), several traits
+ * (one kinship phase per distinct SNP set, one scan job per trait) — so nothing is refused; new flags that the
+ * distributed path cannot honour belong here, with the reason and the way around.
+ */
+export function distributedSupported(_a: MlmArgs, _how: string): void {
+  // Nothing is refused at present.
+}
+
+/** `--plot` of `gwasgrid mlm` (also `gwasgrid coordinator --method mlm`). */
+export function plotOption<T>(y: Argv<T>) {
+  return y.option('plot', {
+    type: 'boolean',
+    describe:
+      'also write PREFIX.manhattan.svg/.png and PREFIX.qq.svg/.png (p_wald, else the first p column; see gwasgrid plot); ' +
+      'with several traits one pair per trait, PREFIX.<trait>.*; none without the gemma format',
+    group: 'Output:',
+  });
 }
 
 interface MlmCommandArgs extends MlmArgs {
@@ -420,23 +418,17 @@ export const mlmCommand: CommandModule<object, MlmCommandArgs> = {
   command: 'mlm',
   describe: 'Mixed-model association scan with GEMMA -lmm semantics (Wald, LRT, score)',
   builder: (y) =>
-    mlmOptions(y)
+    plotOption(mlmOptions(y))
       .option('workers', {
         type: 'number',
         describe:
-          'run distributed in one go: a coordinator and N worker processes on this machine (same output bytes)',
+          'run distributed in one go: a coordinator and N worker processes on this machine (every flag above; the same files, same bytes)',
         group: 'Run:',
       })
       .option('shard-size', {
         type: 'number',
         describe: 'with --workers: SNPs per shard (default: ≤ 2000, ≥ 4 shards per worker)',
         group: 'Run:',
-      })
-      .option('plot', {
-        type: 'boolean',
-        describe:
-          'also write PREFIX.manhattan.svg/.png and PREFIX.qq.svg/.png (p_wald, else the first p column; see gwasgrid plot)',
-        group: 'Output:',
       })
       .check((a) => {
         const args = a as unknown as MlmCommandArgs;
@@ -491,6 +483,10 @@ export const mlmCommand: CommandModule<object, MlmCommandArgs> = {
         '$0 mlm --bfile data/mouse --pheno-col 1 --workers 4 --out out/cd8',
         'distributed over 4 local worker processes (same bytes)',
       )
+      .example(
+        '$0 mlm --bfile data/maize --pheno p.txt --pheno-col 1,3 --mind 0.03 --format gemma,rmvp --workers 2 --out out/m',
+        'every flag works distributed: the files and bytes of the run without --workers',
+      )
       .epilog(
         'Outputs: PREFIX.assoc.txt (GEMMA columns) and PREFIX.log.txt; with several traits PREFIX.<trait>.assoc.txt and PREFIX.<trait>.log.txt, ' +
           '<trait> being the header name of the phenotype, or col<N> for --pheno-col N without a header. Every file is written under a temporary ' +
@@ -501,29 +497,32 @@ export const mlmCommand: CommandModule<object, MlmCommandArgs> = {
     const cfg = mlmConfig(a, log, backend);
     if (a.workers !== undefined) {
       try {
-        await runEmbedded(cfg, {
+        const summary = await runEmbedded(cfg, {
           workers: a.workers,
           shardSize: a['shard-size'],
           backendPreference: a.backend,
           logFormat: a['log-format'],
         });
+        // As below: one pair of plots per trait, next to its .assoc.txt (none without the gemma format).
+        if (a.plot) await plotTraits(summary.traits, log);
       } catch (e) {
         if (!(e instanceof CoordinatorStopped)) throw e;
         reportStopped(e, a.out, log);
         process.exit(e.exitCode);
       }
-      if (a.plot) await writePlots(`${a.out}.assoc.txt`, a.out, { log });
     } else {
       const res = await runMlm(cfg);
-      if (a.plot) {
-        // One pair of plots per trait, next to its .assoc.txt (PREFIX or PREFIX.<trait>).
-        for (const r of res.traits ?? [res]) {
-          if (r.assocPath) await writePlots(r.assocPath, r.assocPath.replace(/\.assoc\.txt$/, ''), { log });
-        }
-      }
+      if (a.plot) await plotTraits(res.traits ?? [res], log);
     }
   },
 };
+
+/** One pair of plots per trait, next to its .assoc.txt (PREFIX or PREFIX.<trait>); none without the gemma format. */
+export async function plotTraits(traits: Array<{ assocPath: string }>, log: Logger): Promise<void> {
+  for (const r of traits) {
+    if (r.assocPath) await writePlots(r.assocPath, r.assocPath.replace(/\.assoc\.txt$/, ''), { log });
+  }
+}
 
 interface KinshipArgs extends CommonArgs {
   gk: number;

@@ -1,8 +1,9 @@
 /**
  * `gwasgrid coordinator [--method mlm] <the flags of gwasgrid mlm> --listen HOST:PORT --token T --out PREFIX`:
- * prepares the job (QC, kinship, null model), serves it to workers until every shard is done, merges
- * `PREFIX.assoc.txt` (the bytes of `gwasgrid mlm`) and `PREFIX.log.txt`, and exits 0. Run again with the same
- * `--out` after a crash: finished shards in `PREFIX.shards/` are verified and skipped.
+ * prepares the job (sample QC, QC, kinship, null model), serves it to workers until every shard is done, writes
+ * the files of `gwasgrid mlm` with the same flags (`PREFIX.assoc.txt`, other --format files, `PREFIX.log.txt`,
+ * plots; `PREFIX.<trait>.*` per trait with several traits), and exits 0. Run again with the same `--out` after a
+ * crash: finished shards in `PREFIX.shards/` (`PREFIX.<trait>.shards/`) are verified and skipped.
  *
  * `gwasgrid coordinator --method cmlm <the flags of gwasgrid cmlm> --listen HOST:PORT --token T --out PREFIX`: the
  * kinship, the compression search and GAPIT's choice run here; workers fetch the n × rank scan basis (instead of
@@ -20,7 +21,15 @@ import { UsageError } from '../shared/errors.js';
 import { resolveToken, TOKEN_ENV } from '../shared/protocol/auth.js';
 import { parseHostPort } from '../shared/protocol/rpc.js';
 import { hideBin } from 'yargs/helpers';
-import { mlmOptions, mlmConfig, setup, distributedSupported, type MlmArgs } from './commands.js';
+import {
+  mlmOptions,
+  mlmConfig,
+  plotOption,
+  plotTraits,
+  setup,
+  distributedSupported,
+  type MlmArgs,
+} from './commands.js';
 import { cmlmOptions, cmlmConfig, cmlmDistributedSupported, type CmlmArgs } from './cmlm-command.js';
 import {
   CoordinatorStopped,
@@ -79,7 +88,7 @@ export const coordinatorCommand: CommandModule<object, CoordinatorArgs> = {
     const method = methodOf(hideBin(process.argv));
     const analysis =
       method === 'mlm'
-        ? mlmOptions(y)
+        ? plotOption(mlmOptions(y))
         : method === 'cmlm'
           ? cmlmOptions(y)
           : method === 'farmcpu'
@@ -169,6 +178,10 @@ export const coordinatorCommand: CommandModule<object, CoordinatorArgs> = {
         'TLS with client certificates (mTLS)',
       )
       .example(
+        '$0 coordinator --bfile /shared/mouse --pheno p.txt --pheno-name CD8,MCH --mind 0.05 --format gemma,plink2 --listen 0.0.0.0:50051 --out /shared/out/m',
+        'every flag of gwasgrid mlm: sample QC, two traits (out/m.CD8.*, out/m.MCH.*), two formats each',
+      )
+      .example(
         '$0 coordinator <same flags> --out out/cd8',
         'after a crash: resumes, skipping the verified shards in out/cd8.shards/',
       )
@@ -185,11 +198,12 @@ export const coordinatorCommand: CommandModule<object, CoordinatorArgs> = {
         'FarmCPU: rounds over NATS',
       )
       .epilog(
-        'Phases: QC; the kinship phase (unless --kinship FILE): workers compute partial sums over fixed chunks of 8192 SNP indices, ' +
-          'added here in chunk order (the bytes of gwasgrid mlm); the null model; the scan shards; the merge. --method cmlm: the kinship, ' +
+        'Phases: sample QC (--mind) and QC; the kinship phase (unless --kinship FILE): workers compute partial sums over fixed chunks of 8192 SNP indices, ' +
+          'added here in chunk order (the bytes of gwasgrid mlm); the null model; the scan shards; the merge into every --format. ' +
+          'Several traits: one kinship phase per distinct SNP set, then one null model and scan per trait, PREFIX.<trait>.* files. --method cmlm: the kinship, ' +
           "the compression search and GAPIT's choice run here (no kinship phase); workers receive the chosen level's n × g basis and scan the " +
           'shards; PREFIX.assoc.txt, PREFIX.cmlm.compression.tsv and PREFIX.gapit.csv are those of gwasgrid cmlm, byte for byte. Finished kinship partials ' +
-          'and shards are kept in PREFIX.shards/: running the same command again resumes. SIGTERM/SIGINT: no more leases, workers are told ' +
+          'and shards are kept in PREFIX.shards/ (PREFIX.<trait>.shards/): running the same command again resumes. SIGTERM/SIGINT: no more leases, workers are told ' +
           '(they exit 0), PREFIX.shards/ is kept, no PREFIX.assoc.txt is written; exit 143 (SIGTERM) or 130 (SIGINT). A second signal exits at once. ' +
           '--method farmcpu|glm: workers join here and are sent to --nats; each round is leased to them in SNP partitions (docs/nats-protocol.md); ' +
           'the outputs are those of gwasgrid farmcpu|glm, byte for byte.',
@@ -233,7 +247,8 @@ export const coordinatorCommand: CommandModule<object, CoordinatorArgs> = {
     });
     const release = stopOnSignals(coord, log);
     try {
-      await coord.done;
+      const summary = await coord.done;
+      if (a.plot) await plotTraits(summary.traits, log);
     } catch (e) {
       if (!(e instanceof CoordinatorStopped)) throw e;
       reportStopped(e, a.out, log);

@@ -1,17 +1,31 @@
 /**
  * Preparing a distributed MLM on the coordinator, with the single-process stage functions (shared/methods):
  * 1. {@link prepareInputs}: genotypes opened (and kept open: `--genotypes-from-coordinator` workers are served
- *    from them), samples aligned, a QC-only pass (cheap: no kinship);
- * 2. {@link prepareKinshipJob} (unless `--kinship FILE`): the kinship phase's job: fixed chunks of
- *    KINSHIP_CHUNK_SNPS SNP indices, its own job id, `PREFIX.shards/kinship.json` opened, done chunks resumed;
- * 3. {@link prepareScanJob}: from K, the eigendecomposition and null model (the same function as `gwasgrid
- *    mlm`), the model encoded and hashed, the SNP shards, the scan job spec and id, `PREFIX.shards/job.json`
- *    opened; on a restart with the same `--out`, verified shards are marked done (see shard-store.ts).
+ *    from them), sample QC (`--mind`), the samples of every trait aligned and grouped, a QC-only pass (cheap: no
+ *    kinship) per group of traits with the same analysed samples;
+ * 2. {@link prepareKinshipJob} (unless `--kinship FILE`), once per distinct set of QC-passing SNPs (one for a
+ *    single trait): the kinship phase's job: fixed chunks of KINSHIP_CHUNK_SNPS SNP indices over the samples kept
+ *    by --mind, its own job id, `BASE.shards/kinship.json` opened, done chunks resumed;
+ * 3. {@link prepareScanJob}, per trait: its null model (fitted by the caller with the functions of `gwasgrid
+ *    mlm`) encoded and hashed, the SNP shards, the scan job spec and id, `BASE.shards/job.json` opened; on a
+ *    restart with the same `--out`, verified shards are marked done (see shard-store.ts).
+ * BASE is the output prefix of the trait: PREFIX for one trait, PREFIX.<trait> for several (as `gwasgrid mlm`
+ * names their files); a kinship shared by several traits lives in the folder of the first of them.
  */
 import { promises as fsp } from 'node:fs';
 import { dirname } from 'node:path';
-import { openGenotypes, loadSamples, qcPass } from '../shared/methods/inputs.js';
-import { nullModelFromKinship, type MlmConfig } from '../shared/methods/mlm.js';
+import {
+  openGenotypes,
+  loadSamples,
+  qcPass,
+  qcPassMulti,
+  sampleQcPass,
+  keptSamples,
+  maskGroups,
+} from '../shared/methods/inputs.js';
+import { groupTraits, traitList, type MlmConfig, type TraitSelection } from '../shared/methods/mlm.js';
+import type { SampleQcResult } from '../shared/genotype/sample-qc.js';
+import { checkMemory, estimateMemory } from '../shared/resources.js';
 import type { GenotypeSource } from '../shared/genotype/types.js';
 import type { SnpQc } from '../shared/genotype/qc.js';
 import type { AlignedSamples } from '../shared/samples/align.js';
@@ -60,49 +74,135 @@ export function defaultShardSize(totalSnps: number, workers = 0): number {
   return Math.max(1, Math.min(DEFAULT_SHARD_SIZE, Math.ceil(totalSnps / Math.max(16, 4 * workers))));
 }
 
+/** One trait of the run, prepared. */
+export interface TraitInputs {
+  /** Its phenotype (the job spec's pheno_col / pheno_name). */
+  selection: TraitSelection;
+  samples: AlignedSamples;
+  /** SNP QC on its analysed samples (shared by the traits of its group). */
+  qc: SnpQc;
+  /** Output prefix: PREFIX (one trait) or PREFIX.<trait> (several), as `gwasgrid mlm` names the files. */
+  base: string;
+  /** Its sample group: traits with the same analysed samples share the SNP QC and the eigendecomposition. */
+  group: number;
+  /** Its kinship: sample groups whose QC passes the same SNPs share one computed kinship. */
+  kinship: number;
+}
+
 export interface PreparedInputs {
   /** Open until the run ends (the caller closes it). */
   geno: GenotypeSource;
+  /** The traits in the order of the command line (one, or several with --pheno-col 1,2 / --pheno-name A,B). */
+  traits: TraitInputs[];
+  /** Several traits: outputs, logs and shard folders are PREFIX.<trait>.*. */
+  multi: boolean;
+  /** Sample QC (--mind), when it ran. */
+  sampleQc: SampleQcResult | null;
+  /** The samples a computed kinship covers (null: every genotype sample) and their number. */
+  kinSamples: Int32Array | null;
+  kinN: number;
+  /** The first trait's samples and QC (the only trait's in a single-trait run). */
   samples: AlignedSamples;
   qc: SnpQc;
-  /** Stage timings in seconds, for the `.log.txt`. */
+  /** Stage timings in seconds shared by every trait (sample QC, SNP QC), for the `.log.txt`. */
   timings: Record<string, number>;
 }
 
-/** Stage 1: genotypes, samples, QC only. The caller closes `geno`. */
+/**
+ * Stage 1: genotypes, sample QC (--mind), the samples of every trait, SNP QC only (one pass per group of traits
+ * with the same analysed samples), exactly as `gwasgrid mlm` decides them. The caller closes `geno`.
+ */
 export async function prepareInputs(cfg: CoordinatorConfig): Promise<PreparedInputs> {
   const { mlm } = cfg;
   const log = mlm.log;
   await fsp.mkdir(dirname(mlm.out) || '.', { recursive: true });
   const geno = await openGenotypes(mlm);
   try {
+    const selections = traitList(mlm);
+    const multi = selections.length > 1;
     log.info(
-      `genotypes: ${geno.label} (${geno.format}), ${geno.nSamples} samples × ${geno.snps.length} SNPs`,
+      `genotypes: ${geno.label} (${geno.format}), ${geno.nSamples} samples × ${geno.snps.length} SNPs` +
+        (multi ? `; ${selections.length} traits` : ''),
     );
-    const samples = await loadSamples(geno, mlm, log);
-    const t = performance.now();
-    const { qc } = await qcPass(geno, samples, { qc: mlm.qc, kinship: null, backend: mlm.backend, log });
-    return { geno, samples, qc, timings: { qc: (performance.now() - t) / 1000 } };
+    const timings: Record<string, number> = {};
+    let t = performance.now();
+    const sampleQc = mlm.mind === undefined ? null : await sampleQcPass(geno, mlm.mind, log);
+    if (sampleQc) timings.sampleQc = (performance.now() - t) / 1000;
+    const sets: AlignedSamples[] = [];
+    for (const sel of selections) {
+      sets.push(await loadSamples(geno, { ...mlm, phenoCol: sel.phenoCol, phenoName: sel.phenoName }, log, sampleQc?.removed));
+    }
+    const { keys, groups } = multi ? groupTraits(sets, log) : { keys: [''], groups: [[0]] };
+    // A computed kinship covers the samples kept by --mind; a kinship file covers every genotype sample.
+    const kinSamples = mlm.kinship ? null : keptSamples(geno.nSamples, sampleQc?.removed);
+    const kinN = kinSamples ? kinSamples.length : geno.nSamples;
+    // --max-memory: the coordinator's own peak (kinship, eigendecomposition; the workers scan). Checked before the
+    // QC pass; every group is assumed to need its own kinship, as gwasgrid mlm assumes.
+    checkMemory(
+      estimateMemory(kinN, geno.snps.length, {
+        nAnalysed: Math.max(...sets.map((x) => x.analysed.length)),
+        computeKinship: !mlm.kinship,
+        kinships: mlm.kinship ? 1 : groups.length,
+        threads: 0,
+      }),
+      mlm.maxMemory,
+      log,
+      `the coordinator of a distributed MLM on ${Math.max(...sets.map((x) => x.analysed.length))} of ${geno.nSamples} samples × ${geno.snps.length} SNPs`,
+    );
+    t = performance.now();
+    const reps = groups.map((g) => sets[g[0]]);
+    const opts = { qc: mlm.qc, kinship: null, backend: mlm.backend, log };
+    const qcs = reps.length === 1 ? [(await qcPass(geno, reps[0], opts)).qc] : (await qcPassMulti(geno, reps, opts)).qcs;
+    timings.qc = (performance.now() - t) / 1000;
+    const { kinshipOf } = maskGroups(qcs);
+    const traits: TraitInputs[] = selections.map((selection, k) => {
+      const group = groups.findIndex((g) => g.includes(k));
+      return {
+        selection,
+        samples: sets[k],
+        qc: qcs[group],
+        base: multi ? `${mlm.out}.${keys[k]}` : mlm.out,
+        group,
+        kinship: kinshipOf[group],
+      };
+    });
+    return {
+      geno,
+      traits,
+      multi,
+      sampleQc,
+      kinSamples,
+      kinN,
+      samples: traits[0].samples,
+      qc: traits[0].qc,
+      timings,
+    };
   } catch (e) {
     await geno.close();
     throw e;
   }
 }
 
-/** The parts of a job description both phases share. */
-function baseDescription(cfg: CoordinatorConfig, inputs: PreparedInputs): Omit<JobDescription, 'shardSize'> {
+/** The parts of a job description both phases share, for one trait (its phenotype, its analysed samples). */
+function baseDescription(
+  cfg: CoordinatorConfig,
+  inputs: PreparedInputs,
+  trait: TraitInputs,
+): Omit<JobDescription, 'shardSize'> {
   const { mlm } = cfg;
+  const removed = inputs.sampleQc?.removedIdx ?? [];
   return {
     method: 'mlm',
-    input: absoluteInputs(mlm),
+    input: absoluteInputs({ ...mlm, phenoCol: trait.selection.phenoCol, phenoName: trait.selection.phenoName }),
     qc: mlm.qc,
     lmm: mlm.lmm,
     backend: cfg.backendPreference,
     blockSize: mlm.blockSize ?? 0,
     totalSnps: inputs.geno.snps.length,
-    analysedSamples: inputs.samples.analysed.length,
-    samplesSha256: samplesFingerprint(inputs.samples.analysed),
+    analysedSamples: trait.samples.analysed.length,
+    samplesSha256: samplesFingerprint(trait.samples.analysed),
     totalSamples: inputs.geno.nSamples,
+    ...(removed.length ? { excludedSamples: [...removed] } : {}),
   };
 }
 
@@ -153,28 +253,44 @@ export async function openPhase(
   return { jobId, spec, shards, store, scheduler, skipped };
 }
 
-/** Stage 2: the kinship phase's job (chunks of KINSHIP_CHUNK_SNPS SNP indices, whatever the worker count). */
-export async function prepareKinshipJob(cfg: CoordinatorConfig, inputs: PreparedInputs): Promise<PhaseJob> {
+/** The first trait of kinship `k` (the phase computes the kinship from its QC, as qcPassMulti does). */
+export function kinshipTrait(inputs: PreparedInputs, k: number): TraitInputs {
+  return inputs.traits.find((t) => t.kinship === k)!;
+}
+
+/** Kinships to compute: one per distinct set of QC-passing SNPs (0 with --kinship FILE). */
+export function kinshipCount(cfg: CoordinatorConfig, inputs: PreparedInputs): number {
+  return cfg.mlm.kinship ? 0 : Math.max(...inputs.traits.map((t) => t.kinship)) + 1;
+}
+
+/**
+ * Stage 2: the job of the kinship phase of kinship `k` (chunks of KINSHIP_CHUNK_SNPS SNP indices, whatever the
+ * worker count), from the SNP QC of its first trait, over the samples kept by --mind.
+ */
+export async function prepareKinshipJob(cfg: CoordinatorConfig, inputs: PreparedInputs, k = 0): Promise<PhaseJob> {
   const { mlm } = cfg;
+  const trait = kinshipTrait(inputs, k);
   const total = inputs.geno.snps.length;
-  const chunks = planShards(total, KINSHIP_CHUNK_SNPS, inputs.qc.mask, 'kinship');
+  const chunks = planShards(total, KINSHIP_CHUNK_SNPS, trait.qc.mask, 'kinship');
   const desc: JobDescription = {
-    ...baseDescription(cfg, inputs),
+    ...baseDescription(cfg, inputs, trait),
     shardSize: KINSHIP_CHUNK_SNPS,
-    kinship: { mode: mlm.gk, chunkSize: KINSHIP_CHUNK_SNPS, maskSha256: maskFingerprint(inputs.qc.mask) },
+    kinship: { mode: mlm.gk, chunkSize: KINSHIP_CHUNK_SNPS, maskSha256: maskFingerprint(trait.qc.mask) },
   };
   const spec = toJobSpec(desc);
+  const n = inputs.kinN;
   const job = await openPhase(
     cfg,
     spec,
     chunks,
-    new ShardStore(mlm.out, KINSHIP_LAYOUT),
-    { totalSnps: total, shardSize: KINSHIP_CHUNK_SNPS, samples: inputs.geno.nSamples },
+    new ShardStore(trait.base, KINSHIP_LAYOUT),
+    { totalSnps: total, shardSize: KINSHIP_CHUNK_SNPS, samples: n },
     'the kinship phase',
   );
+  const which = inputs.multi ? ` (SNPs of ${inputs.traits.filter((t) => t.kinship === k).map((t) => t.samples.traitName).join(', ')})` : '';
   mlm.log.info(
-    `kinship phase ${job.jobId.slice(0, 12)}…: ${chunks.length} chunks of ${KINSHIP_CHUNK_SNPS} SNP indices (--gk ${mlm.gk}), ${inputs.qc.counts.kept} SNPs, ` +
-      `partial sums of ${inputs.geno.nSamples} samples (${((4 * inputs.geno.nSamples * (inputs.geno.nSamples + 1)) / 1e6).toFixed(1)} MB each)`,
+    `kinship phase ${job.jobId.slice(0, 12)}…${which}: ${chunks.length} chunks of ${KINSHIP_CHUNK_SNPS} SNP indices (--gk ${mlm.gk}), ${trait.qc.counts.kept} SNPs, ` +
+      `partial sums of ${n} samples${n < inputs.geno.nSamples ? ` (${inputs.geno.nSamples - n} removed by --mind)` : ''} (${((4 * n * (n + 1)) / 1e6).toFixed(1)} MB each)`,
     { event: 'kinship-job', jobId: job.jobId, chunks: chunks.length },
   );
   return job;
@@ -187,16 +303,21 @@ export interface PreparedJob extends PhaseJob {
   shardSize: number;
 }
 
-/** Stage 3: eigendecomposition and null model from K (n × n over all genotype samples), the scan job. */
+/**
+ * Stage 3: the scan job of one trait from its null model (fitted by the caller: the eigendecomposition of its
+ * sample group, then the fit, as `gwasgrid mlm`), encoded and hashed; `timings` gets the encoding time.
+ */
 export async function prepareScanJob(
   cfg: CoordinatorConfig,
   inputs: PreparedInputs,
-  K: Float64Array,
+  trait: TraitInputs,
+  model: NullModel,
+  timings: Record<string, number>,
 ): Promise<PreparedJob> {
   const { mlm } = cfg;
   const log = mlm.log;
-  const { geno, samples, qc, timings } = inputs;
-  const model = await nullModelFromKinship(K, geno.nSamples, samples, mlm.backend, log, timings);
+  const { geno } = inputs;
+  const { qc } = trait;
 
   const t = performance.now();
   const bytes = encodeNullModel(model);
@@ -210,7 +331,9 @@ export async function prepareScanJob(
   const shardSize = cfg.shardSize ?? defaultShardSize(total, cfg.workersHint);
   const shards = planShards(total, shardSize, qc.mask);
   const spec = toJobSpec({
-    ...baseDescription(cfg, inputs),
+    ...baseDescription(cfg, inputs, trait),
+    // Every line carries its row's full-precision values: the other formats and λGC are written from them.
+    rowValues: true,
     nullModel: {
       sha256,
       sizeBytes: bytes.length,
@@ -223,12 +346,12 @@ export async function prepareScanJob(
     cfg,
     spec,
     shards,
-    new ShardStore(mlm.out),
+    new ShardStore(trait.base),
     { totalSnps: total, shardSize, nullModelSha256: sha256 },
-    'job',
+    inputs.multi ? `the job of ${trait.samples.traitName}` : 'job',
   );
   log.info(
-    `job ${job.jobId.slice(0, 12)}…: ${shards.length} shards of ${shardSize} SNP indices, ${qc.counts.kept} SNPs to test`,
+    `job ${job.jobId.slice(0, 12)}…${inputs.multi ? ` (${trait.samples.traitName})` : ''}: ${shards.length} shards of ${shardSize} SNP indices, ${qc.counts.kept} SNPs to test`,
     {
       event: 'job',
       jobId: job.jobId,

@@ -1,7 +1,7 @@
 /**
  * The kinship phase of a distributed run, coordinator side (map-reduce): workers lease kinship chunks (the
  * scheduler of the scan, same leases, heartbeats, expiry and duplicate rules), compute the partial sum
- * Σ z zᵀ of their chunk's QC-passing SNPs over all genotype samples, and submit its packed upper triangle;
+ * Σ z zᵀ of their chunk's QC-passing SNPs over the genotype samples (less those removed by --mind), and submit its packed upper triangle;
  * server.ts checks and stores it atomically as `PREFIX.shards/kinship-NNNNN.f64`. When every chunk is done,
  * {@link foldKinship} reads the partials back (checksums verified) and adds them **in chunk order** into a
  * KinshipSum, then scales by 1/m: the same arithmetic as the single-process qcPass, so the same bits.
@@ -28,7 +28,13 @@ export interface KinshipPhaseSummary {
 export async function serveKinship(
   job: PhaseJob,
   ctx: ServiceContext,
-  opts: { log: Logger; leaseTimeoutMs: number; aborted: () => GwasError | Error | null },
+  opts: {
+    log: Logger;
+    leaseTimeoutMs: number;
+    aborted: () => GwasError | Error | null;
+    /** Progress stage name (default "kinship phase (chunks)"). */
+    label?: string;
+  },
 ): Promise<KinshipPhaseSummary> {
   const { scheduler: sched, store, shards } = job;
   const { log } = opts;
@@ -41,7 +47,7 @@ export async function serveKinship(
         await sched.changed(1000);
         const secs = (performance.now() - t0) / 1000;
         const mb = received() / 1e6;
-        log.progress('kinship phase (chunks)', sched.done, sched.total, {
+        log.progress(opts.label ?? 'kinship phase (chunks)', sched.done, sched.total, {
           mbReceived: Number(mb.toFixed(1)),
           mbPerSecond: secs > 0 ? Number((mb / secs).toFixed(1)) : null,
           workers: sched.workerCount,

@@ -2,28 +2,31 @@
  * A distributed MLM run, coordinator side:
  * 1. listen at once (workers may start with the coordinator: while the job is prepared, Join asks them to come
  *    back, which counts as contact, not as an outage; a busy port fails before any work);
- * 2. prepare the inputs (job.ts: samples, a QC-only pass);
+ * 2. prepare the inputs (job.ts: sample QC with --mind, the samples of every trait, a QC-only pass);
  * 3. the kinship phase (kinship-phase.ts: chunks leased to workers, partial sums stored and added in chunk
- *    order), or `--kinship FILE`;
- * 4. eigendecomposition, null model encoded and hashed, shards, resume from `PREFIX.shards/` (job.ts);
- * 5. serve the scan (server.ts) until every shard is done: leases, heartbeats, results; progress with SNPs/s
- *    and ETA;
- * 6. verify every shard file once more, merge them in genome order into `PREFIX.assoc.txt` (the same bytes as
- *    `gwasgrid mlm`) and write `PREFIX.log.txt`; tell the workers the job is done and stop the server.
+ *    order) — one per distinct set of QC-passing SNPs when several traits select different ones — or
+ *    `--kinship FILE`;
+ * 4. per group of traits with the same analysed samples, the eigendecomposition; per trait, the null model
+ *    encoded and hashed, shards, resume from `BASE.shards/` (job.ts);
+ * 5. serve the trait's scan (server.ts) until every shard is done: leases, heartbeats, results; progress with
+ *    SNPs/s and ETA; workers are then told to join again for the next trait, or that the job is done;
+ * 6. verify every shard file once more and write the trait's files in genome order (outputs.ts: `BASE.assoc.txt`
+ *    and the other --format files, the same bytes as `gwasgrid mlm`) and `BASE.log.txt`;
+ * 7. after the last trait, tell the workers the job is done and stop the server.
+ * BASE is PREFIX for one trait, PREFIX.<trait> for each of several (`--pheno-col 1,2`, `--pheno-name A,B`).
  *
  * `--method cmlm` (a {@link CmlmCoordinatorConfig}): after step 1, cmlm-job.ts prepares the one scan job (filter,
  * kinship, compression search and choice on the coordinator; the n × rank scan model encoded and hashed), and
  * serves, verifies and merges it into the files of `gwasgrid cmlm`; stopping and telling the workers are as here.
  *
  * {@link RunningCoordinator.stop} (SIGTERM/SIGINT, see {@link stopOnSignals}): no more leases, workers are told
- * the coordinator is stopping (they exit 0), `PREFIX.shards/` is kept, no `PREFIX.assoc.txt` is written, and
- * `done` rejects with {@link CoordinatorStopped}; the same command with the same `--out` resumes.
- */
-import { mlmLogText } from '../shared/methods/mlm.js';
+ * the coordinator is stopping (they exit 0), `BASE.shards/` is kept, no result file of the unfinished trait is
+ * written, and `done` rejects with {@link CoordinatorStopped}; the same command with the same `--out` resumes
+ * (finished traits are merged again from their kept shards). */
+import { analysedEigen, fitTrait, kinshipPositions, mlmLogText } from '../shared/methods/mlm.js';
+import type { EigenInput } from '../shared/lmm/null.js';
 import { readKinship } from '../shared/kinship/io.js';
 import { KINSHIP_CHUNK_SNPS } from '../shared/kinship/kinship.js';
-import { assocHeader } from '../shared/results/assoc.js';
-import { lambdaFromAssoc } from '../shared/results/rows.js';
 import { writeFileAtomic } from '../shared/io/atomic.js';
 import type { GwasError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
@@ -32,6 +35,8 @@ import { parseHostPort } from '../shared/protocol/rpc.js';
 import { serverCredentials, isTls } from '../shared/protocol/tls.js';
 import type { Scheduler } from './scheduler.js';
 import {
+  kinshipCount,
+  kinshipTrait,
   prepareInputs,
   prepareKinshipJob,
   prepareScanJob,
@@ -39,9 +44,11 @@ import {
   type PhaseJob,
   type PreparedInputs,
   type PreparedJob,
+  type TraitInputs,
 } from './job.js';
 import { foldKinship, serveKinship, type KinshipPhaseSummary } from './kinship-phase.js';
-import { requeueDamaged } from './shard-store.js';
+import { requeueDamaged, ShardStore } from './shard-store.js';
+import { writeTraitOutputs } from './outputs.js';
 import { prepareCmlmJob, serveCmlmJob, type CmlmCoordinatorConfig, type PreparedCmlmJob } from './cmlm-job.js';
 import {
   coordinatorService,
@@ -55,14 +62,27 @@ import {
 
 export { DEFAULT_LEASE_TIMEOUT_MS, type CoordinatorConfig } from './job.js';
 
-export interface CoordinatorSummary {
+/** One trait's scan and result files. */
+export interface TraitSummary {
+  /** The trait's name (header name, or fam column N). */
+  trait: string;
+  /** The GEMMA .assoc.txt ('' when --format leaves gemma out). */
   assocPath: string;
+  /** Every result file written (each --format). */
+  outputs: string[];
   logPath: string;
+  lambdaGc: number;
   shards: number;
   skipped: number;
   scanSeconds: number;
+}
+
+/** The run: the first (or only) trait's figures, every trait's, the broadcasts and the (first) kinship phase. */
+export interface CoordinatorSummary extends TraitSummary {
   broadcasts: ServiceContext['broadcasts'];
   kinship: KinshipPhaseSummary | null;
+  /** Every trait, in the order of the command line. */
+  traits: TraitSummary[];
 }
 
 export interface RunningCoordinator {
@@ -83,6 +103,8 @@ const SIGNAL_NUMBER: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGI
 /** The coordinator was stopped by a signal before the job was done; its exit status is 128 + signal number. */
 export class CoordinatorStopped extends Error {
   readonly exitCode: number;
+  /** Where the finished work is kept, when not in PREFIX.shards/ (several traits: PREFIX.<trait>.shards/). */
+  kept: string | null = null;
   constructor(
     readonly signal: NodeJS.Signals,
     /** Where the run stood, for the log line ("12 of 25 shards done"). */
@@ -119,6 +141,11 @@ export async function startCoordinator(cfg: CoordinatorConfig | CmlmCoordinatorC
   /** The current phase's scheduler (kinship or scan), for stop/abort. */
   let sched: Scheduler | null = null;
   let phase: PhaseJob | null = null;
+  /** What the current phase is for, in a multi-trait run ('' otherwise), for the stop message. */
+  let phaseWhat = '';
+  /** The eigendecomposition of the current group of traits (same analysed samples) and its seconds. */
+  let eig: EigenInput | null = null;
+  let eigenSeconds = 0;
   /** `p`, unless the coordinator is stopped or aborted first (`p` may go on in the background; the process exits). */
   const unlessStopped = <T>(p: Promise<T>): Promise<T> => {
     p.catch(() => {});
@@ -128,12 +155,20 @@ export async function startCoordinator(cfg: CoordinatorConfig | CmlmCoordinatorC
   const done = (async (): Promise<CoordinatorSummary> => {
     let inputs: PreparedInputs | null = null;
     let cmlmJob: PreparedCmlmJob | null = null;
-    const transfers = {
-      broadcasts: [] as Transfer[],
-      kinship: [] as Transfer[],
-      genotypes: [] as Transfer[],
-    };
-    const context = (job: PhaseJob, served: ServiceContext['job'], feed: GenotypeFeed): ServiceContext => ({
+    /** Transfers of one phase (each phase has its own lists, so its figures are its own). */
+    interface PhaseTransfers {
+      broadcasts: Transfer[];
+      kinship: Transfer[];
+      genotypes: Transfer[];
+    }
+    const fresh = (): PhaseTransfers => ({ broadcasts: [], kinship: [], genotypes: [] });
+    const allBroadcasts: Transfer[] = [];
+    const context = (
+      job: PhaseJob,
+      served: ServiceContext['job'],
+      feed: GenotypeFeed,
+      transfers: PhaseTransfers,
+    ): ServiceContext => ({
       job: served,
       scheduler: job.scheduler,
       store: job.store,
@@ -146,13 +181,35 @@ export async function startCoordinator(cfg: CoordinatorConfig | CmlmCoordinatorC
       genotypes: feed,
       genotypeTransfers: transfers.genotypes,
     });
+    /** A phase is over: workers are asked to join again (they wait while the next phase is prepared). */
+    const endPhase = (s: Scheduler, why: string) => {
+      service = preparing;
+      s.retire(why);
+      sched = null;
+    };
+    /** Serves phase `job` from now on (its scheduler is the one stop/abort act on). */
+    const startPhase = (
+      job: PhaseJob,
+      served: ServiceContext['job'],
+      feed: GenotypeFeed,
+      transfers: PhaseTransfers,
+      what: string,
+    ) => {
+      phase = job;
+      phaseWhat = what;
+      sched = job.scheduler;
+      if (aborted) throw aborted;
+      const ctx = context(job, served, feed, transfers);
+      service = coordinatorService(ctx);
+      return ctx;
+    };
     try {
       if ('cmlm' in cfg) {
         const job = (cmlmJob = await unlessStopped(prepareCmlmJob(cfg)));
         phase = job;
         sched = job.scheduler;
         if (aborted) throw aborted;
-        const ctx = context(job, { jobId: job.jobId, spec: job.spec, model: { bytes: job.bytes, sha256: job.sha256 } }, job.feed);
+        const ctx = context(job, { jobId: job.jobId, spec: job.spec, model: { bytes: job.bytes, sha256: job.sha256 } }, job.feed, fresh());
         service = coordinatorService(ctx);
         log.info('job ready: serving shards', { event: 'ready' });
         const summary = await serveCmlmJob(cfg, job, ctx, t0, () => aborted);
@@ -160,68 +217,128 @@ export async function startCoordinator(cfg: CoordinatorConfig | CmlmCoordinatorC
         return summary;
       }
       inputs = await unlessStopped(prepareInputs(cfg));
-      const feed: GenotypeFeed = { geno: inputs.geno, qc: inputs.qc, analysed: inputs.samples.analysed };
+      const ready = inputs;
+      const feedOf = (t: TraitInputs): GenotypeFeed => ({ geno: ready.geno, qc: t.qc, analysed: t.samples.analysed });
       const { timings } = inputs;
-      let K: Float64Array;
-      let kinship: KinshipPhaseSummary | null = null;
+
+      // The kinship: a file over every genotype sample, or one kinship phase per distinct set of QC-passing SNPs
+      // (one for a single trait) over the samples kept by --mind.
+      let fileK: Float64Array | null = null;
+      const kinships: Array<{
+        K: Float64Array;
+        summary: KinshipPhaseSummary;
+        seconds: number;
+        /** Genotype ranges served in the phase (--genotypes-from-coordinator workers). */
+        genotypes: Transfer[];
+      }> = [];
       if (cfg.mlm.kinship) {
         const t = performance.now();
-        K = await unlessStopped(readKinship(cfg.mlm.kinship, inputs.geno.nSamples));
+        fileK = await unlessStopped(readKinship(cfg.mlm.kinship, inputs.geno.nSamples));
         timings.readKinship = (performance.now() - t) / 1000;
         log.info(`kinship read from ${cfg.mlm.kinship}`);
-      } else {
-        const kjob = await unlessStopped(prepareKinshipJob(cfg, inputs));
-        phase = kjob;
-        sched = kjob.scheduler;
-        if (aborted) throw aborted;
-        const ctx = context(
+      }
+      for (let k = 0; k < kinshipCount(cfg, inputs); k++) {
+        const kjob = await unlessStopped(prepareKinshipJob(cfg, inputs, k));
+        const rep = kinshipTrait(inputs, k);
+        const transfers = fresh();
+        const ctx = startPhase(
           kjob,
-          { jobId: kjob.jobId, spec: kjob.spec, kinshipSamples: inputs.geno.nSamples },
-          feed,
+          { jobId: kjob.jobId, spec: kjob.spec, kinshipSamples: inputs.kinN },
+          feedOf(rep),
+          transfers,
+          inputs.multi ? `the kinship of ${rep.samples.traitName}` : '',
         );
-        service = coordinatorService(ctx);
         log.info('kinship phase: serving kinship chunks', { event: 'kinship-ready' });
-        kinship = await serveKinship(kjob, ctx, {
+        const summary = await serveKinship(kjob, ctx, {
           log,
           leaseTimeoutMs: cfg.leaseTimeoutMs,
           aborted: () => aborted,
+          label: inputs.multi ? `kinship phase ${k + 1} (chunks)` : undefined,
         });
-        service = preparing;
-        kjob.scheduler.retire('the kinship phase is over: join again for the scan');
-        sched = null;
+        endPhase(kjob.scheduler, 'the kinship phase is over: join again for the scan');
         const t = performance.now();
-        K = await unlessStopped(foldKinship(kjob, inputs.geno.nSamples));
-        timings.kinship = kinship.seconds + (performance.now() - t) / 1000;
+        const K = await unlessStopped(foldKinship(kjob, inputs.kinN));
+        const seconds = summary.seconds + (performance.now() - t) / 1000;
         log.info(
-          `kinship (--gk ${cfg.mlm.gk}) from ${kinship.snps} SNPs over ${inputs.geno.nSamples} samples: ${kinship.chunks} partial sums added in chunk order`,
+          `kinship (--gk ${cfg.mlm.gk}) from ${summary.snps} SNPs over ${inputs.kinN} samples: ${summary.chunks} partial sums added in chunk order`,
         );
+        kinships.push({ K, summary, seconds, genotypes: transfers.genotypes });
       }
-      const job = await unlessStopped(prepareScanJob(cfg, inputs, K));
-      phase = job;
-      sched = job.scheduler;
-      if (aborted) throw aborted;
-      const ctx = context(
-        job,
-        { jobId: job.jobId, spec: job.spec, model: { bytes: job.bytes, sha256: job.sha256 } },
-        feed,
-      );
-      service = coordinatorService(ctx);
-      log.info('job ready: serving shards', { event: 'ready' });
-      return await serveJob(cfg, inputs, job, ctx, kinship, t0, () => aborted);
+
+      // Per group of traits with the same analysed samples: one eigendecomposition; per trait: its null model
+      // and its scan job, then its result files (the order of gwasgrid mlm).
+      const order = [...new Set(inputs.traits.map((t) => t.group))].flatMap((g) => ready.traits.filter((t) => t.group === g));
+      const results = new Map<TraitInputs, TraitSummary>();
+      let lastSched: Scheduler | null = null;
+      for (const trait of order) {
+        const first = order.find((t) => t.group === trait.group) === trait;
+        const kin = fileK ? null : kinships[trait.kinship];
+        const groupTimings: Record<string, number> = { ...timings, ...(kin ? { kinship: kin.seconds } : {}) };
+        if (first) {
+          eig = await unlessStopped(
+            analysedEigen(
+              fileK ?? kin!.K,
+              fileK ? inputs.geno.nSamples : inputs.kinN,
+              kinshipPositions(trait.samples.analysed, fileK ? null : inputs.kinSamples),
+              cfg.mlm.backend,
+              log,
+              groupTimings,
+            ),
+          );
+          eigenSeconds = groupTimings.eigen;
+        } else groupTimings.eigen = eigenSeconds;
+        const traitTimings = { ...groupTimings };
+        const model = await unlessStopped(fitTrait(eig!, trait.samples, cfg.mlm.backend, log, traitTimings));
+        const job = await unlessStopped(prepareScanJob(cfg, inputs, trait, model, traitTimings));
+        const transfers = fresh();
+        const ctx = startPhase(
+          job,
+          { jobId: job.jobId, spec: job.spec, model: { bytes: job.bytes, sha256: job.sha256 } },
+          feedOf(trait),
+          transfers,
+          inputs.multi ? trait.samples.traitName : '',
+        );
+        log.info(`job ready: serving shards${inputs.multi ? ` of ${trait.samples.traitName}` : ''}`, { event: 'ready' });
+        const last = trait === order[order.length - 1];
+        results.set(
+          trait,
+          await serveJob(cfg, inputs, trait, job, ctx, kin, traitTimings, t0, () => aborted, (s) =>
+            last ? s.finish() : endPhase(s, `the scan of ${trait.samples.traitName} is over: join again for the next trait`),
+          ),
+        );
+        allBroadcasts.push(...transfers.broadcasts);
+        lastSched = job.scheduler;
+      }
+      if (!cfg.keepShards) for (const t of inputs.traits) await new ShardStore(t.base).removeAll();
+      const traits = inputs.traits.map((t) => results.get(t)!);
+      if (inputs.multi) log.info(`λGC per trait: ${traits.map((r) => `${r.trait} ${r.lambdaGc.toFixed(4)}`).join(', ')}`);
+      if (lastSched) await tellWorkers(lastSched, heartbeatMs);
+      return {
+        ...traits[0],
+        broadcasts: allBroadcasts,
+        kinship: kinships[0]?.summary ?? null,
+        traits,
+      };
     } catch (e) {
       const stop =
         (aborted as GwasError | CoordinatorStopped | null) instanceof CoordinatorStopped ? aborted : null;
       const err = stop ?? e;
+      // Set by startPhase/endPhase (closures: the compiler cannot see it).
+      const ph = phase as PhaseJob | null;
+      const current = sched as Scheduler | null;
       if (err instanceof CoordinatorStopped) {
-        err.progress = phase
-          ? `${phase.scheduler.done} of ${phase.scheduler.total} ${phase.spec.kinship ? 'kinship chunks' : 'shards'} done`
+        err.progress = ph
+          ? `${ph.scheduler.done} of ${ph.scheduler.total} ${ph.spec.kinship ? 'kinship chunks' : 'shards'} done${phaseWhat ? ` for ${phaseWhat}` : ''}`
           : 'the job was being prepared';
+        if (inputs?.multi && 'mlm' in cfg) err.kept = `${cfg.mlm.out}.<trait>.shards/`;
       }
-      if (sched) {
-        if (!(err instanceof CoordinatorStopped)) sched.finish();
-        await tellWorkers(sched, heartbeatMs);
-      } else if (err instanceof CoordinatorStopped) {
-        // Between phases (or preparing): Join answers "stopping"; give waiting workers a moment to hear it.
+      if (current) {
+        if (!(err instanceof CoordinatorStopped)) current.finish();
+        await tellWorkers(current, heartbeatMs);
+      }
+      if (err instanceof CoordinatorStopped) {
+        // Workers waiting to join (preparing, or between two phases: they have not joined the current one yet)
+        // poll Join, which now answers "stopping"; give them one polling interval to hear it.
         await new Promise((r) => setTimeout(r, Math.min(1000, heartbeatMs) + 500));
       }
       throw err;
@@ -280,36 +397,45 @@ export function stopOnSignals(coord: RunningCoordinator, log: Logger): () => voi
 /** The log line of a stopped coordinator: where it stood and how to resume; sets the exit status. */
 export function reportStopped(e: CoordinatorStopped, out: string, log: Logger): void {
   log.warn(
-    `stopped by ${e.signal} before the job was done (${e.progress}); finished work is kept in ${out}.shards/ and no ${out}.assoc.txt was written. ` +
+    `stopped by ${e.signal} before the job was done (${e.progress}); finished work is kept in ${e.kept ?? `${out}.shards/`} and ` +
+      `${e.kept ? 'no result file of an unfinished trait' : `no ${out}.assoc.txt`} was written. ` +
       `To resume, run the same command again with the same --out ${out} (finished shards are verified and skipped) and start workers again.`,
     { event: 'stopped', signal: e.signal, exitCode: e.exitCode },
   );
   process.exitCode = e.exitCode;
 }
 
-/** Serves until every shard is done and verified, then merges, writes the log and tells the workers. */
+/**
+ * Serves one trait's scan until every shard is done and verified; `over` then ends the phase (the last trait:
+ * the job is done; otherwise workers join again for the next trait); writes the trait's result files and its
+ * `.log.txt`.
+ */
 async function serveJob(
   cfg: CoordinatorConfig,
   inputs: PreparedInputs,
+  trait: TraitInputs,
   job: PreparedJob,
   ctx: ServiceContext,
-  kinship: KinshipPhaseSummary | null,
+  kin: { summary: KinshipPhaseSummary; genotypes: Transfer[] } | null,
+  timings: Record<string, number>,
   t0: number,
   aborted: () => GwasError | CoordinatorStopped | null,
-): Promise<CoordinatorSummary> {
+  over: (sched: Scheduler) => void,
+): Promise<TraitSummary> {
   const { mlm } = cfg;
   const { log } = ctx;
   const { scheduler: sched, store, shards } = job;
-  const { qc, timings } = inputs;
+  const { qc, samples } = trait;
   const sweeper = setInterval(() => sched.sweep(), Math.max(100, Math.round(cfg.leaseTimeoutMs / 4)));
   try {
     const tScan = performance.now();
     const snps0 = sched.snpsDone;
+    const stage = inputs.multi ? `distributed scan ${samples.traitName} (shards)` : 'distributed scan (shards)';
     const report = () => {
       const secs = (performance.now() - tScan) / 1000;
       const rate = secs > 0 ? (sched.snpsDone - snps0) / secs : 0;
       const eta = rate > 0 ? (qc.counts.kept - sched.snpsDone) / rate : NaN;
-      log.progress('distributed scan (shards)', sched.done, sched.total, {
+      log.progress(stage, sched.done, sched.total, {
         snps: sched.snpsDone,
         snpsPerSecond: Math.round(rate),
         etaSeconds: Number.isFinite(eta) ? Math.round(eta) : null,
@@ -326,27 +452,38 @@ async function serveJob(
       // Every shard is done: check the files once more; a damaged one goes back in the queue.
       if ((await requeueDamaged(store, shards, sched, log)) === 0) break;
     }
-    sched.finish();
+    over(sched);
     timings.scan = (performance.now() - tScan) / 1000;
 
     const t = performance.now();
-    const assocPath = `${mlm.out}.assoc.txt`;
-    await store.merge(assocHeader(mlm.lmm), shards, assocPath);
+    const out = await writeTraitOutputs({
+      store,
+      shards,
+      base: trait.base,
+      formats: mlm.formats ?? ['gemma'],
+      lmm: mlm.lmm,
+      geno: inputs.geno,
+      samples,
+      qc,
+    });
     timings.merge = (performance.now() - t) / 1000;
-    const lambda = await lambdaFromAssoc(assocPath, mlm.lmm);
+    const lambda = out.lambda;
     log.info(
-      `genomic inflation λGC = ${lambda.value.toFixed(4)} (median χ² of ${lambda.count} p-values / 0.4549364)`,
+      `genomic inflation λGC${inputs.multi ? ` of ${samples.traitName}` : ''} = ${lambda.value.toFixed(4)} (median χ² of ${lambda.count} p-values / 0.4549364)`,
       { lambdaGc: lambda.value },
     );
     timings.total = (performance.now() - t0) / 1000;
-    const logPath = `${mlm.out}.log.txt`;
+    const logPath = `${trait.base}.log.txt`;
     const rate = (list: Transfer[]) => {
       const bytes = list.reduce((a, b) => a + b.bytes, 0);
       const secs = list.reduce((a, b) => a + b.seconds, 0);
       return { mb: bytes / 1e6, mbps: secs > 0 ? bytes / 1e6 / secs : NaN };
     };
     const model = rate(ctx.broadcasts);
-    const geno = rate(ctx.genotypeTransfers ?? []);
+    const kinship = kin?.summary ?? null;
+    // Genotype ranges served for this trait's results: in its kinship phase and in its scan.
+    const served = [...(kin?.genotypes ?? []), ...(ctx.genotypeTransfers ?? [])];
+    const geno = rate(served);
     const extra = [
       ...(kinship
         ? [
@@ -360,35 +497,30 @@ async function serveJob(
       `## Distributed = ${shards.length} shards of ${job.shardSize} SNP indices (${job.skipped} resumed from ${store.dir}), job ${job.jobId}`,
       `## Null model = ${(job.bytes.length / 1e6).toFixed(1)} MB, sha256 ${job.sha256}, sent ${ctx.broadcasts.length} times` +
         (Number.isFinite(model.mbps) ? ` at ${model.mbps.toFixed(1)} MB/s` : ''),
-      ...((ctx.genotypeTransfers ?? []).length
+      ...(served.length
         ? [
-            `## Genotypes served = ${(ctx.genotypeTransfers ?? []).length} ranges, ${geno.mb.toFixed(1)} MB at ${geno.mbps.toFixed(1)} MB/s (--genotypes-from-coordinator workers)`,
+            `## Genotypes served = ${served.length} ranges, ${geno.mb.toFixed(1)} MB at ${geno.mbps.toFixed(1)} MB/s (--genotypes-from-coordinator workers)`,
           ]
         : []),
       ...(cfg.logLines ?? []),
       `## lambda GC = ${lambda.value.toFixed(6)}`,
     ];
-    await writeFileAtomic(
-      logPath,
-      mlmLogText(mlm, inputs.geno, inputs.samples, qc, job.model, timings, extra),
-    );
-    if (!cfg.keepShards) await store.removeAll();
-    log.info(`wrote ${assocPath} (${qc.counts.kept} SNPs) and ${logPath} in ${timings.total.toFixed(1)} s`);
-    await tellWorkers(sched, ctx.heartbeatMs);
+    await writeFileAtomic(logPath, mlmLogText(mlm, inputs.geno, samples, qc, job.model, timings, extra));
+    log.info(`wrote ${out.outputs.join(', ')} (${qc.counts.kept} SNPs) and ${logPath} in ${timings.total.toFixed(1)} s`);
     return {
-      assocPath,
+      trait: samples.traitName,
+      assocPath: out.assocPath,
+      outputs: out.outputs,
       logPath,
+      lambdaGc: lambda.value,
       shards: shards.length,
       skipped: job.skipped,
       scanSeconds: timings.scan,
-      broadcasts: ctx.broadcasts,
-      kinship,
     };
   } finally {
     clearInterval(sweeper);
   }
 }
-
 /** Gives connected workers up to two heartbeats to hear that the job is done (or that the coordinator stops). */
 async function tellWorkers(sched: Scheduler, heartbeatMs: number): Promise<void> {
   const until = Date.now() + 2 * heartbeatMs + 500;

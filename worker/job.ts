@@ -22,7 +22,7 @@ import { KinshipAccumulator } from '../shared/kinship/kinship.js';
 import { ScanPool } from '../shared/lmm/scan-pool.js';
 import type { Logger } from '../shared/log.js';
 import { DistributedError } from '../shared/errors.js';
-import { samplesFingerprint, type JobDescription } from '../shared/protocol/job.js';
+import { excludedMask, kinshipSamplesOf, samplesFingerprint, type JobDescription } from '../shared/protocol/job.js';
 import { decodeNullModel, hashEncoded } from '../shared/protocol/null-model-codec.js';
 import type { RangeQc, ReceivedRange } from '../shared/protocol/genotypes-codec.js';
 import type { Connection } from './connection.js';
@@ -55,18 +55,27 @@ interface LocalFiles {
 
 /** What must be equal for two jobs to read the same files the same way. */
 const inputsKey = (spec: JobDescription) =>
-  JSON.stringify([spec.input, spec.qc, spec.totalSnps, spec.totalSamples, spec.analysedSamples, spec.samplesSha256]);
+  JSON.stringify([spec.input, spec.qc, spec.totalSnps, spec.totalSamples, spec.excludedSamples ?? [], spec.analysedSamples, spec.samplesSha256]);
 
 export class WorkerJob {
   private pool: { model: NullModel; threads: number; pool: ScanPool } | null = null;
   private kin: KinshipAccumulator | null = null;
+  /** The samples of a computed kinship: all (null) or those kept by --mind on the coordinator. */
+  readonly kinSamples: Int32Array | null;
 
   private constructor(
     readonly id: string,
     readonly spec: JobDescription,
     readonly backend: LinalgBackend,
     private files: LocalFiles | null,
-  ) {}
+  ) {
+    this.kinSamples = kinshipSamplesOf(spec);
+  }
+
+  /** Rows and columns of a kinship partial: the genotype samples, less those removed by --mind. */
+  get kinshipN(): number {
+    return this.kinSamples ? this.kinSamples.length : this.spec.totalSamples;
+  }
 
   /** Genotypes from the coordinator (nothing opened here). */
   get remote(): boolean {
@@ -136,13 +145,13 @@ export class WorkerJob {
   async kinshipPartial(shard: LeasedRange, fetch: FetchRange): Promise<{ snps: number; partial: Float64Array }> {
     const mode = this.spec.kinship?.mode;
     if (!mode) throw new DistributedError('PROTOCOL', 'a kinship chunk outside the kinship phase');
-    this.kin ??= new KinshipAccumulator(this.spec.totalSamples, mode, this.backend);
+    this.kin ??= new KinshipAccumulator(this.kinshipN, mode, this.backend);
     if (!this.files) {
       const r = checkReceived(await fetch(), shard, this.spec);
-      return kinshipChunkFromMask(r.source, r.qc.mask, this.kin, shard.start, shard.end);
+      return kinshipChunkFromMask(r.source, r.qc.mask, this.kin, shard.start, shard.end, this.kinSamples);
     }
     const { geno, samples } = this.files;
-    const { qc, snps, partial } = await kinshipChunk(geno, samples, this.spec.qc, this.kin, shard.start, shard.end);
+    const { qc, snps, partial } = await kinshipChunk(geno, samples, this.spec.qc, this.kin, shard.start, shard.end, this.kinSamples);
     checkCount(qc.counts.kept, shard);
     return { snps, partial };
   }
@@ -175,7 +184,8 @@ async function openFiles(spec: JobDescription, key: string, log: Logger): Promis
         { hint: SAME_FILES },
       );
     }
-    const samples = await loadSamples(geno, spec.input, log);
+    // Samples removed by --mind on the coordinator are removed here too (the fingerprint below checks the result).
+    const samples = await loadSamples(geno, spec.input, log, excludedMask(spec));
     if (samples.analysed.length !== spec.analysedSamples || samplesFingerprint(samples.analysed) !== spec.samplesSha256) {
       throw new DistributedError(
         'PROTOCOL',

@@ -221,7 +221,7 @@ export async function runWorker(cfg: WorkerConfig): Promise<WorkerSummary> {
       const head = { workerId: cur.workerId, jobId: forJob.id, leaseId: shard.leaseId, index: shard.index, start: shard.start, end: shard.end };
       return conn.retry(() =>
         kinship
-          ? conn.submitKinship({ ...head, samples: forJob.spec.totalSamples }, result.data, { snps: result.count, sha256, seconds: result.seconds })
+          ? conn.submitKinship({ ...head, samples: forJob.kinshipN }, result.data, { snps: result.count, sha256, seconds: result.seconds })
           : conn.submitShard(head, result.data, { lineCount: result.count, sha256, scanSeconds: result.seconds }),
       );
     });

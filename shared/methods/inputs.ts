@@ -218,14 +218,7 @@ export async function qcPassMulti(
     if (qc.counts.kept === 0) throw noSnpLeft(geno, opts.qc, sets[k].traitName);
   });
   if (!opts.kinship) return { qcs, kinships: [], kinshipOf: [] };
-  // Group the sets by identical SNP masks.
-  const masks: Uint8Array[] = [];
-  const kinshipOf = qcs.map((qc) => {
-    const i = masks.findIndex((m) => m.length === qc.mask.length && m.every((v, j) => v === qc.mask[j]));
-    if (i >= 0) return i;
-    masks.push(qc.mask);
-    return masks.length - 1;
-  });
+  const { masks, kinshipOf } = maskGroups(qcs);
   const kinN = opts.kinSamples ? opts.kinSamples.length : geno.nSamples;
   const accs = masks.map(() => new KinshipAccumulator(kinN, opts.kinship!, opts.backend));
   // Chunked as qcPass (and the distributed kinship phase), so each matrix has a single-trait run's bits.
@@ -268,6 +261,21 @@ export async function qcPassMulti(
   return { qcs, kinships, kinshipOf };
 }
 
+/**
+ * Groups QC results by identical SNP masks (the kinships of several traits): the distinct masks in order of first
+ * appearance, and per QC result the index of its mask.
+ */
+export function maskGroups(qcs: Array<Pick<SnpQc, 'mask'>>): { masks: Uint8Array[]; kinshipOf: number[] } {
+  const masks: Uint8Array[] = [];
+  const kinshipOf = qcs.map((qc) => {
+    const i = masks.findIndex((m) => m.length === qc.mask.length && m.every((v, j) => v === qc.mask[j]));
+    if (i >= 0) return i;
+    masks.push(qc.mask);
+    return masks.length - 1;
+  });
+  return { masks, kinshipOf };
+}
+
 function gather(src: Float64Array, off: number, idx: Int32Array, out: Float64Array): void {
   for (let j = 0; j < idx.length; j++) out[j] = src[off + idx[j]];
 }
@@ -292,7 +300,8 @@ export async function qcRange(
 /**
  * The partial kinship sum of one chunk, SNPs [start, end) (a whole {@link KINSHIP_CHUNK_SNPS} chunk, or the
  * last, shorter one), as a worker computes it: QC of the range with the same rules as {@link qcPass}, and
- * Σ z_j z_jᵀ over the SNPs that pass, in a fresh partial of `kin` (so its rank-k blocks start where qcPass's do).
+ * Σ z_j z_jᵀ over the SNPs that pass, in a fresh partial of `kin` (so its rank-k blocks start where qcPass's do),
+ * over all genotype samples or over `kinSamples` (the samples kept by --mind; `kin` is then of that size).
  * Returns the QC of the range and the unscaled partial (the accumulator's buffer).
  */
 export async function kinshipChunk(
@@ -302,18 +311,20 @@ export async function kinshipChunk(
   kin: KinshipAccumulator,
   start: number,
   end: number,
+  kinSamples: Int32Array | null = null,
 ): Promise<{ qc: SnpQc; snps: number; partial: Float64Array }> {
   checkChunk(start, end, geno.snps.length);
   const qc = new SnpQc(geno.snps, geno.format === 'bed', qcOptions, samples.W, samples.c);
   kin.reset();
-  await evaluateQc(geno, samples, qc, { start, end, kin });
+  await evaluateQc(geno, samples, qc, { start, end, kin, kinSamples });
   return { qc, snps: kin.snps, partial: await kin.partial() };
 }
 
 /**
  * The partial kinship sum of one chunk from a QC mask decided elsewhere (the coordinator's, for a worker that
  * receives its genotypes over the network): Σ z_j z_jᵀ over the SNPs of [start, end) with `mask[j]` set, over
- * all genotype samples, in a fresh partial of `kin`. Same SNPs in the same order as {@link kinshipChunk}.
+ * all genotype samples or over `kinSamples` (--mind), in a fresh partial of `kin`. Same SNPs in the same order,
+ * and the same rows, as {@link kinshipChunk}.
  */
 export async function kinshipChunkFromMask(
   geno: GenotypeSource,
@@ -321,11 +332,18 @@ export async function kinshipChunkFromMask(
   kin: KinshipAccumulator,
   start: number,
   end: number,
+  kinSamples: Int32Array | null = null,
 ): Promise<{ snps: number; partial: Float64Array }> {
   checkChunk(start, end, geno.snps.length);
   kin.reset();
+  const scratch = kinSamples ? new Float64Array(kinSamples.length) : null;
   for await (const block of geno.blocks({ start, end, snpMask: mask, blockSize: 256 })) {
-    for (let r = 0; r < block.count; r++) await kin.add(block.data, r * block.n);
+    for (let r = 0; r < block.count; r++) {
+      if (scratch) {
+        gather(block.data, r * block.n, kinSamples!, scratch);
+        await kin.add(scratch, 0);
+      } else await kin.add(block.data, r * block.n);
+    }
   }
   return { snps: kin.snps, partial: await kin.partial() };
 }

@@ -401,26 +401,7 @@ async function runTraits(cfg: MlmConfig, geno: GenotypeSource, t0: number): Prom
   const sampleQc = await runSampleQc(cfg, geno, shared);
   const sets: AlignedSamples[] = [];
   for (const tr of traits) sets.push(await loadSamples(geno, { ...cfg, phenoCol: tr.phenoCol, phenoName: tr.phenoName }, log, sampleQc?.removed));
-  const keys = sets.map((s) => traitFileKey(s.traitKey));
-  const dup = keys.find((k, i) => keys.indexOf(k) !== i);
-  if (dup !== undefined) {
-    throw new UsageError(`trait "${dup}" is named twice`, 'list each phenotype once in --pheno-col/--pheno-name');
-  }
-  // Traits with identical analysed samples form one group (same SNP QC, same eigendecomposition).
-  const groups: number[][] = [];
-  for (let k = 0; k < sets.length; k++) {
-    const g = groups.find((gr) => sameSamples(sets[gr[0]].analysed, sets[k].analysed));
-    if (g) g.push(k);
-    else groups.push([k]);
-  }
-  for (const g of groups) {
-    const names = g.map((k) => sets[k].traitName).join(', ');
-    log.info(
-      g.length > 1
-        ? `traits ${names}: the same ${sets[g[0]].analysed.length} analysed samples: one SNP QC and one eigendecomposition shared`
-        : `trait ${names}: ${sets[g[0]].analysed.length} analysed samples of its own: its own SNP QC and eigendecomposition`,
-    );
-  }
+  const { keys, groups } = groupTraits(sets, log);
   const kinSamples = cfg.kinship ? null : keptSamples(geno.nSamples, sampleQc?.removed);
   const kinN = kinSamples ? kinSamples.length : geno.nSamples;
   memoryCheck(cfg, geno, kinN, Math.max(...sets.map((s) => s.analysed.length)), cfg.kinship ? 1 : groups.length);
@@ -449,6 +430,34 @@ async function runTraits(cfg: MlmConfig, geno: GenotypeSource, t0: number): Prom
   if (byTrait.some((r) => r === undefined)) throw new InputError('NO_DATA', 'internal: a trait was not analysed', {});
   log.info(`λGC per trait: ${byTrait.map((r) => `${r.samples.traitName} ${r.lambdaGc.toFixed(4)}`).join(', ')}`);
   return { ...byTrait[0], traits: byTrait };
+}
+
+/**
+ * The file keys of several traits (refusing a trait named twice) and their groups: traits with identical analysed
+ * samples form one group (one SNP QC, one eigendecomposition), in order of first appearance; each group logged.
+ * The single-process run and the distributed coordinator group traits with this one function.
+ */
+export function groupTraits(sets: AlignedSamples[], log: Logger): { keys: string[]; groups: number[][] } {
+  const keys = sets.map((s) => traitFileKey(s.traitKey));
+  const dup = keys.find((k, i) => keys.indexOf(k) !== i);
+  if (dup !== undefined) {
+    throw new UsageError(`trait "${dup}" is named twice`, 'list each phenotype once in --pheno-col/--pheno-name');
+  }
+  const groups: number[][] = [];
+  for (let k = 0; k < sets.length; k++) {
+    const g = groups.find((gr) => sameSamples(sets[gr[0]].analysed, sets[k].analysed));
+    if (g) g.push(k);
+    else groups.push([k]);
+  }
+  for (const g of groups) {
+    const names = g.map((k) => sets[k].traitName).join(', ');
+    log.info(
+      g.length > 1
+        ? `traits ${names}: the same ${sets[g[0]].analysed.length} analysed samples: one SNP QC and one eigendecomposition shared`
+        : `trait ${names}: ${sets[g[0]].analysed.length} analysed samples of its own: its own SNP QC and eigendecomposition`,
+    );
+  }
+  return { keys, groups };
 }
 
 function sameSamples(a: Int32Array, b: Int32Array): boolean {

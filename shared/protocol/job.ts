@@ -80,6 +80,8 @@ export interface JobDescription {
   kinship?: KinshipPhaseSpec;
   /** Set in a CMLM scan job. */
   cmlm?: CmlmJobSpec;
+  /** Scan phase: output lines carry the full-precision values of their result row (shared/results/row-values.ts). */
+  rowValues?: boolean;
 }
 
 /** Input paths made absolute (workers may start elsewhere on the shared filesystem). */
@@ -159,7 +161,29 @@ export function toJobSpec(d: JobDescription): pb.JobSpec {
     totalSamples: d.totalSamples,
     kinship: d.kinship,
     cmlm: d.cmlm,
+    rowValues: d.rowValues ?? false,
   });
+}
+
+/**
+ * The samples a computed kinship covers: every genotype sample (null), or those kept by --mind (the complement
+ * of `excludedSamples`, ascending), as the single-process run computes it.
+ */
+export function kinshipSamplesOf(d: Pick<JobDescription, 'totalSamples' | 'excludedSamples'>): Int32Array | null {
+  const removed = excludedMask(d);
+  if (!removed) return null;
+  const kept: number[] = [];
+  for (let i = 0; i < d.totalSamples; i++) if (!removed[i]) kept.push(i);
+  return Int32Array.from(kept);
+}
+
+/** The --mind exclusion of a job as a per-sample flag array (null when no sample is excluded). */
+export function excludedMask(d: Pick<JobDescription, 'totalSamples' | 'excludedSamples'>): Uint8Array | null {
+  const ex = d.excludedSamples ?? [];
+  if (ex.length === 0) return null;
+  const removed = new Uint8Array(d.totalSamples);
+  for (const i of ex) removed[i] = 1;
+  return removed;
 }
 
 /** sha256 (hex) of a QC mask. */
@@ -221,6 +245,7 @@ export function fromJobSpec(s: pb.JobSpec): { id: string; job: JobDescription } 
     cmlm: s.cmlm
       ? { extract: s.cmlm.extract, groupCount: s.cmlm.groupCount, rank: s.cmlm.rank, kinshipMethod: s.cmlm.kinshipMethod as CmlmKinshipMethod }
       : undefined,
+    ...(s.rowValues ? { rowValues: true } : {}),
   };
   const id = jobId(job);
   if (id !== s.jobId)

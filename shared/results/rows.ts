@@ -39,21 +39,26 @@ export function primaryLog10p(mode: LmmMode, r: LmmRow): number {
   return mode === 2 ? r.log10pLrt : mode === 3 ? r.log10pScore : r.log10pWald;
 }
 
+/** The test-dependent values of an MLM result row: effect and standard error (NaN for the LRT), primary log10 p. */
+export interface MlmRowValues {
+  beta: number;
+  se: number;
+  log10p: number;
+}
+
+/** The values {@link mlmResultRow} takes from a test result. */
+export function mlmRowValues(mode: LmmMode, r: LmmRow): MlmRowValues {
+  return { beta: mode === 2 ? NaN : r.beta, se: mode === 2 ? NaN : r.se, log10p: primaryLog10p(mode, r) };
+}
+
 /** The generic row of one MLM result. */
 export function mlmResultRow(snp: SnpMeta, nMiss: number, af: number, nObs: number, mode: LmmMode, r: LmmRow): ResultRow {
-  return {
-    chr: snp.chr,
-    rs: snp.rs,
-    ps: snp.pos,
-    a1: snp.a1,
-    a0: snp.a0,
-    af,
-    nMiss,
-    nObs,
-    beta: mode === 2 ? NaN : r.beta,
-    se: mode === 2 ? NaN : r.se,
-    log10p: primaryLog10p(mode, r),
-  };
+  return rowOfValues(snp, nMiss, af, nObs, mlmRowValues(mode, r));
+}
+
+/** The generic row of a SNP (metadata, QC counts) and its test values. */
+export function rowOfValues(snp: SnpMeta, nMiss: number, af: number, nObs: number, v: MlmRowValues): ResultRow {
+  return { chr: snp.chr, rs: snp.rs, ps: snp.pos, a1: snp.a1, a0: snp.a0, af, nMiss, nObs, beta: v.beta, se: v.se, log10p: v.log10p };
 }
 
 /** The constant of λGC: the median of χ²₁, qchisq(0.5, 1). */

@@ -11,35 +11,16 @@
 import { copyFileSync, existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { bfilePath, dataPath, tempDir } from '../helpers/data.js';
-import { CLI, Proc, freePort, killAll } from '../helpers/proc.js';
+import { freePort, killAll } from '../helpers/proc.js';
+import { cli, coordinator, expectEachShardOnce, listening, worker, TOKEN } from '../helpers/distributed.js';
 
 const MOUSE = ['--bfile', bfilePath('mouse_hs1940', 'mouse_hs1940'), '--kinship', dataPath('mouse_hs1940', 'reference', 'mouse_hs1940.cXX.txt.gz'), '--pheno-col', '1'];
 /** Kinship computed (by the workers, in a distributed run). */
 const MOUSE_K = ['--bfile', bfilePath('mouse_hs1940', 'mouse_hs1940'), '--pheno-col', '1'];
 const MAIZE = ['--bfile', bfilePath('maize_mdp', 'maize_mdp'), '--kinship', dataPath('maize_mdp', 'reference', 'maize_mdp.cXX.txt'), '--lmm', '1'];
 const MAIZE_K = ['--bfile', bfilePath('maize_mdp', 'maize_mdp'), '--lmm', '1'];
-const TOKEN = 'integration-test-token';
-
-/** The built CLI as a child process (one test thread each: 2-core machine); records are its JSON log lines. */
-function cli(args: string[], env: Record<string, string> = {}, cwd?: string): Proc {
-  return new Proc('node', [CLI, ...args], { env: { GWASGRID_THREADS: '1', ...env }, cwd });
-}
 
 afterEach(() => killAll());
-
-const coordinator = (data: string[], out: string, extra: string[] = []) =>
-  cli(['coordinator', ...data, '--listen', '127.0.0.1:0', '--token', TOKEN, '--out', out, ...extra]);
-const worker = (port: number, extra: string[] = [], token = TOKEN, cwd?: string) =>
-  cli(['worker', '--coordinator', `127.0.0.1:${port}`, ...extra], { GWASGRID_TOKEN: token }, cwd);
-const listening = async (c: Proc) => (await c.waitFor((r) => r.event === 'listening', 'the coordinator to listen')).port!;
-
-/** Every shard (or kinship chunk, `prefix` kinship) finished exactly once (no duplicates, none lost). */
-function expectEachShardOnce(c: Proc, shards: number, prefix = 'shard'): void {
-  const done = c.events('finished').map((r) => r.shard!).filter((s) => s.startsWith(`${prefix}-`));
-  expect(new Set(done).size).toBe(done.length);
-  expect(done.length).toBe(shards);
-}
-
 
 describe('distributed MLM over gRPC (real processes)', () => {
   let mouseRef: Buffer;
@@ -254,7 +235,7 @@ describe('distributed MLM over gRPC (real processes)', () => {
     expect(log).toMatch(/## Kinship = map-reduce over 1 chunks of 8192 SNP indices/);
   });
 
-  it('QC flags travel to the workers (--hwe/--mac remove SNPs; --mind is refused): same bytes as plain mlm', async () => {
+  it('QC flags travel to the workers (--hwe/--mac remove SNPs): same bytes as plain mlm', async () => {
     const dir = tempDir('dist-qc');
     const qc = ['--hwe', '1e-20', '--mac', '30'];
     const single = cli(['mlm', ...MAIZE, ...qc, '--out', join(dir, 'single')]);
@@ -264,20 +245,5 @@ describe('distributed MLM over gRPC (real processes)', () => {
     expect(
       readFileSync(join(dir, 'embedded.assoc.txt')).equals(readFileSync(join(dir, 'single.assoc.txt'))),
     ).toBe(true);
-    const refused = cli([
-      'mlm',
-      ...MAIZE,
-      '--workers',
-      '2',
-      '--format',
-      'plink2',
-      '--out',
-      join(dir, 'x'),
-    ]);
-    expect((await refused.exit).code).toBe(2);
-    expect(refused.stderr).toMatch(/distributed runs write the GEMMA \.assoc\.txt only/);
-    const mind = cli(['mlm', ...MAIZE, '--mind', '0.1', '--workers', '2', '--out', join(dir, 'y')]);
-    expect((await mind.exit).code).toBe(2);
-    expect(mind.stderr).toMatch(/--mind is not supported in distributed runs yet/);
   });
 });

@@ -7,7 +7,7 @@
 import { bfilePath, testBackend } from '../helpers/data.js';
 import { memoryLogger } from '../../shared/log.js';
 import { GEMMA_QC } from '../../shared/genotype/qc.js';
-import { openGenotypes, loadSamples, qcPass, kinshipChunk, kinshipChunkFromMask } from '../../shared/methods/inputs.js';
+import { openGenotypes, loadSamples, qcPass, kinshipChunk, kinshipChunkFromMask, sampleQcPass, keptSamples } from '../../shared/methods/inputs.js';
 import { KINSHIP_CHUNK_SNPS, KinshipAccumulator, KinshipSum, packUpper, upperLength } from '../../shared/kinship/kinship.js';
 import { rng } from '../helpers/random.js';
 
@@ -76,6 +76,35 @@ describe('chunked kinship on mouse_hs1940', () => {
       expect(sum.snps).toBe(pass.kinshipSnps);
       expect(sameBits(sum.finish(), pass.K!)).toBe(true);
       await expect(kinshipChunk(geno, samples, GEMMA_QC, kin, 100, 200)).rejects.toThrow(/not a kinship chunk/);
+    } finally {
+      await geno.close();
+    }
+  });
+});
+
+describe('chunked kinship over the samples kept by --mind (maize_mdp, --mind 0.03)', () => {
+  it('qcPass over kinSamples equals the chunk partial from files and from a mask over the same samples, bit for bit', async () => {
+    const backend = await testBackend();
+    const log = memoryLogger();
+    const spec = { bfile: bfilePath('maize_mdp', 'maize_mdp'), phenoCol: 1 };
+    const geno = await openGenotypes(spec);
+    try {
+      const removed = (await sampleQcPass(geno, 0.03, log)).removed;
+      const kinSamples = keptSamples(geno.nSamples, removed)!;
+      expect(kinSamples.length).toBe(202);
+      const samples = await loadSamples(geno, spec, log, removed);
+      const pass = await qcPass(geno, samples, { qc: GEMMA_QC, kinship: 1, backend, log, kinSamples });
+      const n = kinSamples.length;
+      const total = geno.snps.length;
+      expect(total).toBeLessThan(KINSHIP_CHUNK_SNPS);
+      const kin = new KinshipAccumulator(n, 1, backend);
+      const fromFiles = await kinshipChunk(geno, samples, GEMMA_QC, kin, 0, total, kinSamples);
+      const packed = packUpper(fromFiles.partial, n);
+      const fromMask = await kinshipChunkFromMask(geno, pass.qc.mask, kin, 0, total, kinSamples);
+      expect(sameBits(packUpper(fromMask.partial, n), packed)).toBe(true);
+      const sum = new KinshipSum(n);
+      sum.addPacked(packed, fromFiles.snps);
+      expect(sameBits(sum.finish(), pass.K!)).toBe(true);
     } finally {
       await geno.close();
     }

@@ -10,7 +10,7 @@ import { toStatus, fromStatus, RejoinRequired } from '../../shared/protocol/stat
 import { requireToken, tokenInterceptor, resolveToken } from '../../shared/protocol/auth.js';
 import { serverCredentials, channelCredentials } from '../../shared/protocol/tls.js';
 import { CoordinatorClient, CoordinatorService, pb, parseHostPort, type CoordinatorServer } from '../../shared/protocol/rpc.js';
-import { toJobSpec, fromJobSpec, jobId, maskFingerprint, samplesFingerprint, type JobDescription } from '../../shared/protocol/job.js';
+import { toJobSpec, fromJobSpec, jobId, maskFingerprint, samplesFingerprint, kinshipSamplesOf, excludedMask, type JobDescription } from '../../shared/protocol/job.js';
 import { KINSHIP_CHUNK_SNPS } from '../../shared/kinship/kinship.js';
 import { DistributedError, InputError, NumericError, UsageError, exitCodeFor } from '../../shared/errors.js';
 import { NULL_MODEL_FORMAT } from '../../shared/protocol/null-model-codec.js';
@@ -95,6 +95,23 @@ describe('job spec', () => {
     expect(jobId({ ...kin, kinship: { ...kin.kinship!, maskSha256: maskFingerprint(Uint8Array.from([1, 1, 1])) } })).not.toBe(back.id);
     expect(() => fromJobSpec({ ...spec, kinship: { ...spec.kinship!, chunkSize: 100 } })).toThrow(/chunks of 100 SNPs/);
     expect(() => fromJobSpec({ ...spec, kinship: undefined })).toThrow(/incomplete/);
+  });
+
+  it('carries the --mind exclusion and the row-values flag, both part of the id; the kinship samples are the kept ones', () => {
+    const mind: JobDescription = { ...job, totalSamples: 6, excludedSamples: [1, 4], rowValues: true };
+    const spec = pb.JobSpec.decode(pb.JobSpec.encode(toJobSpec(mind)).finish());
+    expect(spec.rowValues).toBe(true);
+    const back = fromJobSpec(spec);
+    expect(back.job.excludedSamples).toEqual([1, 4]);
+    expect(back.job.rowValues).toBe(true);
+    expect(jobId({ ...mind, excludedSamples: [1] })).not.toBe(back.id);
+    expect(jobId({ ...mind, rowValues: undefined })).not.toBe(back.id);
+    // Without either, the id is the one of a job that never had them (absent fields are not hashed).
+    expect(fromJobSpec(toJobSpec(job)).job.rowValues).toBeUndefined();
+    expect(Array.from(kinshipSamplesOf(mind)!)).toEqual([0, 2, 3, 5]);
+    expect(Array.from(excludedMask(mind)!)).toEqual([0, 1, 0, 0, 1, 0]);
+    expect(kinshipSamplesOf(job)).toBeNull();
+    expect(excludedMask(job)).toBeNull();
   });
 
   it('parses HOST:PORT and resolves the token from the flag or the environment', () => {

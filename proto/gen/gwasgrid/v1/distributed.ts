@@ -40,7 +40,9 @@ export const protobufFileName = "gwasgrid/v1/distributed.proto";
  * kinship phase (JobSpec.kinship set, no null model): leases are fixed chunks of KinshipPhase.chunk_size SNP
  * indices, and a worker submits the partial sum Σ z zᵀ of its chunk (SubmitKinship); then, after the
  * coordinator has added the partials in chunk order and fitted the null model, the scan phase (the job
- * described above). Workers of the kinship phase are told "join again" and receive the scan job.
+ * described above). Workers of the kinship phase are told "join again" and receive the scan job. A run of
+ * several traits has one kinship phase per distinct set of QC-passing SNPs and one scan job per trait (its
+ * pheno_col / pheno_name in InputSpec), each phase a job of its own; workers join again between them.
  *
  * CMLM (JobSpec.method "cmlm", JobSpec.cmlm set). One phase, the scan: the coordinator computes the kinship, the
  * compression search and GAPIT's choice itself; the "null model" that FetchNullModel streams is the encoded CMLM
@@ -126,12 +128,18 @@ export interface JobSpec {
   shardSize: number;
   /** Genotype samples removed by sample QC (--mind) on the coordinator, ascending; the worker removes them too. */
   excludedSamples: number[];
-  /** Samples in the genotype file (the kinship is computed over all of them). */
+  /** Samples in the genotype file (a computed kinship covers all of them but excluded_samples). */
   totalSamples: number;
   /** Set in the kinship phase: there is no null model yet, and leases are kinship chunks. */
   kinship:
     | KinshipPhase
     | undefined;
+  /**
+   * Scan phase: each output line carries, after its last column, a tab and the full-precision values of the
+   * SNP's result row (see ShardChunk.lines), from which the coordinator writes the other output formats
+   * (--format plink2,gapit,rmvp) and the genomic inflation, exactly as the single-process run does.
+   */
+  rowValues: boolean;
   /**
    * FarmCPU/GLM jobs ("farmcpu", "glm"): rounds go over NATS; everything else a worker needs is in the NATS
    * setup blob (docs/nats-protocol.md). Field 20 leaves room for MLM additions.
@@ -306,7 +314,12 @@ export interface ShardChunk {
   header?:
     | ShardHeader
     | undefined;
-  /** UTF-8 output lines (each ending in \n), in SNP order; chunks of at most about 1 MiB. */
+  /**
+   * UTF-8 output lines (each ending in \n), in SNP order; chunks of at most about 1 MiB. With
+   * JobSpec.row_values, every line ends in "\t<beta>\t<se>\t<log10 p>\n" (the result row's effect, its
+   * standard error and the log10 of the primary p-value as shortest round-trip decimals, NaN when undefined):
+   * the coordinator strips them from the GEMMA file.
+   */
   lines?: Buffer | undefined;
   trailer?: ShardTrailer | undefined;
 }
@@ -380,7 +393,10 @@ export interface KinshipHeader {
   index: number;
   start: number;
   end: number;
-  /** n, the genotype samples: the partial has n(n+1)/2 entries. */
+  /**
+   * n, the kinship samples (the genotype samples less JobSpec.excluded_samples): the partial has n(n+1)/2
+   * entries.
+   */
   samples: number;
 }
 
@@ -767,6 +783,7 @@ function createBaseJobSpec(): JobSpec {
     excludedSamples: [],
     totalSamples: 0,
     kinship: undefined,
+    rowValues: false,
     nats: undefined,
     cmlm: undefined,
   };
@@ -822,6 +839,9 @@ export const JobSpec: MessageFns<JobSpec> = {
     }
     if (message.kinship !== undefined) {
       KinshipPhase.encode(message.kinship, writer.uint32(130).fork()).join();
+    }
+    if (message.rowValues !== false) {
+      writer.uint32(152).bool(message.rowValues);
     }
     if (message.nats !== undefined) {
       NatsJob.encode(message.nats, writer.uint32(162).fork()).join();
@@ -975,6 +995,14 @@ export const JobSpec: MessageFns<JobSpec> = {
             message.kinship = KinshipPhase.decode(reader, reader.uint32());
             continue;
           }
+          case 19: {
+            if (tag !== 152) {
+              break;
+            }
+
+            message.rowValues = reader.bool();
+            continue;
+          }
           case 20: {
             if (tag !== 162) {
               break;
@@ -1029,6 +1057,7 @@ export const JobSpec: MessageFns<JobSpec> = {
     message.kinship = (object.kinship !== undefined && object.kinship !== null)
       ? KinshipPhase.fromPartial(object.kinship)
       : undefined;
+    message.rowValues = object.rowValues ?? false;
     message.nats = (object.nats !== undefined && object.nats !== null) ? NatsJob.fromPartial(object.nats) : undefined;
     message.cmlm = (object.cmlm !== undefined && object.cmlm !== null) ? CmlmJob.fromPartial(object.cmlm) : undefined;
     return message;

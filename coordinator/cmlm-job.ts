@@ -40,7 +40,8 @@ import { encodeCmlmModel, CMLM_MODEL_FORMAT, CMLM_MODEL_VERSION } from '../share
 import { hashEncoded } from '../shared/protocol/null-model-codec.js';
 import { absoluteInputs, samplesFingerprint, toJobSpec } from '../shared/protocol/job.js';
 import { planShards, type ShardSpec } from './scheduler.js';
-import { requeueDamaged, ShardStore } from './shard-store.js';
+import { ShardStore } from './shard-store.js';
+import { scanProgress, untilVerified } from './serve-loop.js';
 import { defaultShardSize, openPhase, type CoordinatorConfig, type PhaseJob } from './job.js';
 import type { GenotypeFeed, ServiceContext, Transfer } from './server.js';
 import type { CoordinatorSummary } from './run.js';
@@ -145,76 +146,59 @@ export async function serveCmlmJob(
   const { cmlm } = cfg;
   const { log } = ctx;
   const { scheduler: sched, store, shards, timings } = job;
-  const sweeper = setInterval(() => sched.sweep(), Math.max(100, Math.round(cfg.leaseTimeoutMs / 4)));
-  try {
-    const tScan = performance.now();
-    const snps0 = sched.snpsDone;
-    for (;;) {
-      while (!sched.allDone && !sched.failure && !aborted()) {
-        await sched.changed(1000);
-        const secs = (performance.now() - tScan) / 1000;
-        const rate = secs > 0 ? (sched.snpsDone - snps0) / secs : 0;
-        const eta = rate > 0 ? (job.snps.kept - sched.snpsDone) / rate : NaN;
-        log.progress('distributed CMLM scan (shards)', sched.done, sched.total, {
-          snps: sched.snpsDone,
-          snpsPerSecond: Math.round(rate),
-          etaSeconds: Number.isFinite(eta) ? Math.round(eta) : null,
-          workers: sched.workerCount,
-        });
-      }
-      const failed = aborted() ?? sched.failure;
-      if (failed) throw failed;
-      if ((await requeueDamaged(store, shards, sched, log)) === 0) break;
-    }
-    sched.finish();
-    timings.scan = (performance.now() - tScan) / 1000;
+  const tScan = performance.now();
+  await untilVerified(job, {
+    log,
+    leaseTimeoutMs: cfg.leaseTimeoutMs,
+    aborted,
+    report: scanProgress(sched, log, 'distributed CMLM scan (shards)', job.snps.kept),
+  });
+  sched.finish();
+  timings.scan = (performance.now() - tScan) / 1000;
 
-    let t = performance.now();
-    const assocPath = `${cmlm.out}.assoc.txt`;
-    const gapitRows = await mergeCmlm(store, shards, job, assocPath);
-    const compressionPath = `${cmlm.out}.cmlm.compression.tsv`;
-    await writeFileAtomic(compressionPath, compressionTsv(job.model));
-    const gapitPath = `${cmlm.out}.gapit.csv`;
-    await writeFileAtomic(gapitPath, gapitCsv(gapitRows));
-    timings.merge = (performance.now() - t) / 1000;
-    timings.total = (performance.now() - t0) / 1000;
+  let t = performance.now();
+  const assocPath = `${cmlm.out}.assoc.txt`;
+  const gapitRows = await mergeCmlm(store, shards, job, assocPath);
+  const compressionPath = `${cmlm.out}.cmlm.compression.tsv`;
+  await writeFileAtomic(compressionPath, compressionTsv(job.model));
+  const gapitPath = `${cmlm.out}.gapit.csv`;
+  await writeFileAtomic(gapitPath, gapitCsv(gapitRows));
+  timings.merge = (performance.now() - t) / 1000;
+  timings.total = (performance.now() - t0) / 1000;
 
-    const sent = (list: Transfer[]) => {
-      const mb = list.reduce((a, b) => a + b.bytes, 0) / 1e6;
-      const secs = list.reduce((a, b) => a + b.seconds, 0);
-      return `${list.length} times${secs > 0 ? ` at ${(mb / secs).toFixed(1)} MB/s` : ''}`;
-    };
-    const genotypes = ctx.genotypeTransfers ?? [];
-    const { n, rank } = job.model.basis;
-    const extra = [
-      `## Distributed = ${shards.length} shards of ${job.shardSize} SNP indices (${job.skipped} resumed from ${store.dir}), job ${job.jobId}`,
-      `## Scan model = basis ${n} x ${rank} (g = ${job.model.chosen.g}), ${(job.bytes.length / 1e6).toFixed(2)} MB, sha256 ${job.sha256}, sent ${sent(ctx.broadcasts)}`,
-      '## Kinship and compression search = on the coordinator',
-      ...(genotypes.length
-        ? [`## Genotypes served = ${genotypes.length} ranges, ${(genotypes.reduce((a, b) => a + b.bytes, 0) / 1e6).toFixed(1)} MB (--genotypes-from-coordinator workers)`]
-        : []),
-      ...(cfg.logLines ?? []),
-    ];
-    const logPath = `${cmlm.out}.log.txt`;
-    await writeFileAtomic(logPath, cmlmLogText(cmlm, job.geno, job.samples, job.snps, job.model, timings, extra));
-    if (!cfg.keepShards) await store.removeAll();
-    t = timings.total;
-    log.info(`wrote ${assocPath}, ${compressionPath}, ${gapitPath} and ${logPath} (${job.snps.kept} SNPs) in ${t.toFixed(1)} s`);
-    const trait = {
-      trait: job.samples.traitName,
-      assocPath,
-      outputs: [assocPath, compressionPath, gapitPath],
-      logPath,
-      // CMLM reports no genomic inflation (gwasgrid cmlm does not either).
-      lambdaGc: NaN,
-      shards: shards.length,
-      skipped: job.skipped,
-      scanSeconds: timings.scan,
-    };
-    return { ...trait, traits: [trait], broadcasts: ctx.broadcasts, kinship: null };
-  } finally {
-    clearInterval(sweeper);
-  }
+  const sent = (list: Transfer[]) => {
+    const mb = list.reduce((a, b) => a + b.bytes, 0) / 1e6;
+    const secs = list.reduce((a, b) => a + b.seconds, 0);
+    return `${list.length} times${secs > 0 ? ` at ${(mb / secs).toFixed(1)} MB/s` : ''}`;
+  };
+  const genotypes = ctx.genotypeTransfers ?? [];
+  const { n, rank } = job.model.basis;
+  const extra = [
+    `## Distributed = ${shards.length} shards of ${job.shardSize} SNP indices (${job.skipped} resumed from ${store.dir}), job ${job.jobId}`,
+    `## Scan model = basis ${n} x ${rank} (g = ${job.model.chosen.g}), ${(job.bytes.length / 1e6).toFixed(2)} MB, sha256 ${job.sha256}, sent ${sent(ctx.broadcasts)}`,
+    '## Kinship and compression search = on the coordinator',
+    ...(genotypes.length
+      ? [`## Genotypes served = ${genotypes.length} ranges, ${(genotypes.reduce((a, b) => a + b.bytes, 0) / 1e6).toFixed(1)} MB (--genotypes-from-coordinator workers)`]
+      : []),
+    ...(cfg.logLines ?? []),
+  ];
+  const logPath = `${cmlm.out}.log.txt`;
+  await writeFileAtomic(logPath, cmlmLogText(cmlm, job.geno, job.samples, job.snps, job.model, timings, extra));
+  if (!cfg.keepShards) await store.removeAll();
+  t = timings.total;
+  log.info(`wrote ${assocPath}, ${compressionPath}, ${gapitPath} and ${logPath} (${job.snps.kept} SNPs) in ${t.toFixed(1)} s`);
+  const trait = {
+    trait: job.samples.traitName,
+    assocPath,
+    outputs: [assocPath, compressionPath, gapitPath],
+    logPath,
+    // CMLM reports no genomic inflation (gwasgrid cmlm does not either).
+    lambdaGc: NaN,
+    shards: shards.length,
+    skipped: job.skipped,
+    scanSeconds: timings.scan,
+  };
+  return { ...trait, traits: [trait], broadcasts: ctx.broadcasts, kinship: null };
 }
 
 /**

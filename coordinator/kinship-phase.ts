@@ -11,7 +11,7 @@ import { InputError, type GwasError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { PhaseJob } from './job.js';
 import type { ServiceContext } from './server.js';
-import { requeueDamaged } from './shard-store.js';
+import { untilVerified } from './serve-loop.js';
 
 export interface KinshipPhaseSummary {
   chunks: number;
@@ -36,30 +36,24 @@ export async function serveKinship(
     label?: string;
   },
 ): Promise<KinshipPhaseSummary> {
-  const { scheduler: sched, store, shards } = job;
+  const { scheduler: sched, shards } = job;
   const { log } = opts;
   const t0 = performance.now();
-  const sweeper = setInterval(() => sched.sweep(), Math.max(100, Math.round(opts.leaseTimeoutMs / 4)));
   const received = () => (ctx.kinshipTransfers ?? []).reduce((a, b) => a + b.bytes, 0);
-  try {
-    for (;;) {
-      while (!sched.allDone && !sched.failure && !opts.aborted()) {
-        await sched.changed(1000);
-        const secs = (performance.now() - t0) / 1000;
-        const mb = received() / 1e6;
-        log.progress(opts.label ?? 'kinship phase (chunks)', sched.done, sched.total, {
-          mbReceived: Number(mb.toFixed(1)),
-          mbPerSecond: secs > 0 ? Number((mb / secs).toFixed(1)) : null,
-          workers: sched.workerCount,
-        });
-      }
-      const failed = opts.aborted() ?? sched.failure;
-      if (failed) throw failed;
-      if ((await requeueDamaged(store, shards, sched, log)) === 0) break;
-    }
-  } finally {
-    clearInterval(sweeper);
-  }
+  await untilVerified(job, {
+    log,
+    leaseTimeoutMs: opts.leaseTimeoutMs,
+    aborted: opts.aborted,
+    report: () => {
+      const secs = (performance.now() - t0) / 1000;
+      const mb = received() / 1e6;
+      log.progress(opts.label ?? 'kinship phase (chunks)', sched.done, sched.total, {
+        mbReceived: Number(mb.toFixed(1)),
+        mbPerSecond: secs > 0 ? Number((mb / secs).toFixed(1)) : null,
+        workers: sched.workerCount,
+      });
+    },
+  });
   const seconds = (performance.now() - t0) / 1000;
   const transfers = ctx.kinshipTransfers ?? [];
   const bytes = received();

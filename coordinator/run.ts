@@ -47,7 +47,8 @@ import {
   type TraitInputs,
 } from './job.js';
 import { foldKinship, serveKinship, type KinshipPhaseSummary } from './kinship-phase.js';
-import { requeueDamaged, ShardStore } from './shard-store.js';
+import { ShardStore } from './shard-store.js';
+import { scanProgress, untilVerified } from './serve-loop.js';
 import { writeTraitOutputs } from './outputs.js';
 import { prepareCmlmJob, serveCmlmJob, type CmlmCoordinatorConfig, type PreparedCmlmJob } from './cmlm-job.js';
 import {
@@ -426,100 +427,79 @@ async function serveJob(
   const { log } = ctx;
   const { scheduler: sched, store, shards } = job;
   const { qc, samples } = trait;
-  const sweeper = setInterval(() => sched.sweep(), Math.max(100, Math.round(cfg.leaseTimeoutMs / 4)));
-  try {
-    const tScan = performance.now();
-    const snps0 = sched.snpsDone;
-    const stage = inputs.multi ? `distributed scan ${samples.traitName} (shards)` : 'distributed scan (shards)';
-    const report = () => {
-      const secs = (performance.now() - tScan) / 1000;
-      const rate = secs > 0 ? (sched.snpsDone - snps0) / secs : 0;
-      const eta = rate > 0 ? (qc.counts.kept - sched.snpsDone) / rate : NaN;
-      log.progress(stage, sched.done, sched.total, {
-        snps: sched.snpsDone,
-        snpsPerSecond: Math.round(rate),
-        etaSeconds: Number.isFinite(eta) ? Math.round(eta) : null,
-        workers: sched.workerCount,
-      });
-    };
-    for (;;) {
-      while (!sched.allDone && !sched.failure && !aborted()) {
-        await sched.changed(1000);
-        report();
-      }
-      const failed = aborted() ?? sched.failure;
-      if (failed) throw failed;
-      // Every shard is done: check the files once more; a damaged one goes back in the queue.
-      if ((await requeueDamaged(store, shards, sched, log)) === 0) break;
-    }
-    over(sched);
-    timings.scan = (performance.now() - tScan) / 1000;
+  const tScan = performance.now();
+  const stage = inputs.multi ? `distributed scan ${samples.traitName} (shards)` : 'distributed scan (shards)';
+  await untilVerified(job, {
+    log,
+    leaseTimeoutMs: cfg.leaseTimeoutMs,
+    aborted,
+    report: scanProgress(sched, log, stage, qc.counts.kept),
+  });
+  over(sched);
+  timings.scan = (performance.now() - tScan) / 1000;
 
-    const t = performance.now();
-    const out = await writeTraitOutputs({
-      store,
-      shards,
-      base: trait.base,
-      formats: mlm.formats ?? ['gemma'],
-      lmm: mlm.lmm,
-      geno: inputs.geno,
-      samples,
-      qc,
-    });
-    timings.merge = (performance.now() - t) / 1000;
-    const lambda = out.lambda;
-    log.info(
-      `genomic inflation λGC${inputs.multi ? ` of ${samples.traitName}` : ''} = ${lambda.value.toFixed(4)} (median χ² of ${lambda.count} p-values / 0.4549364)`,
-      { lambdaGc: lambda.value },
-    );
-    timings.total = (performance.now() - t0) / 1000;
-    const logPath = `${trait.base}.log.txt`;
-    const rate = (list: Transfer[]) => {
-      const bytes = list.reduce((a, b) => a + b.bytes, 0);
-      const secs = list.reduce((a, b) => a + b.seconds, 0);
-      return { mb: bytes / 1e6, mbps: secs > 0 ? bytes / 1e6 / secs : NaN };
-    };
-    const model = rate(ctx.broadcasts);
-    const kinship = kin?.summary ?? null;
-    // Genotype ranges served for this trait's results: in its kinship phase and in its scan.
-    const served = [...(kin?.genotypes ?? []), ...(ctx.genotypeTransfers ?? [])];
-    const geno = rate(served);
-    const extra = [
-      ...(kinship
-        ? [
-            `## Kinship = map-reduce over ${kinship.chunks} chunks of ${KINSHIP_CHUNK_SNPS} SNP indices (${kinship.skipped} resumed), ` +
-              `${kinship.snps} SNPs; ${(kinship.bytes / 1e6).toFixed(1)} MB of partial sums received in a phase of ${kinship.seconds.toFixed(2)} s` +
-              (kinship.transferSeconds > 0
-                ? ` (${(kinship.bytes / 1e6 / kinship.seconds).toFixed(1)} MB/s over the phase, ${(kinship.bytes / 1e6 / kinship.transferSeconds).toFixed(1)} MB/s per transfer)`
-                : ''),
-          ]
-        : []),
-      `## Distributed = ${shards.length} shards of ${job.shardSize} SNP indices (${job.skipped} resumed from ${store.dir}), job ${job.jobId}`,
-      `## Null model = ${(job.bytes.length / 1e6).toFixed(1)} MB, sha256 ${job.sha256}, sent ${ctx.broadcasts.length} times` +
-        (Number.isFinite(model.mbps) ? ` at ${model.mbps.toFixed(1)} MB/s` : ''),
-      ...(served.length
-        ? [
-            `## Genotypes served = ${served.length} ranges, ${geno.mb.toFixed(1)} MB at ${geno.mbps.toFixed(1)} MB/s (--genotypes-from-coordinator workers)`,
-          ]
-        : []),
-      ...(cfg.logLines ?? []),
-      `## lambda GC = ${lambda.value.toFixed(6)}`,
-    ];
-    await writeFileAtomic(logPath, mlmLogText(mlm, inputs.geno, samples, qc, job.model, timings, extra));
-    log.info(`wrote ${out.outputs.join(', ')} (${qc.counts.kept} SNPs) and ${logPath} in ${timings.total.toFixed(1)} s`);
-    return {
-      trait: samples.traitName,
-      assocPath: out.assocPath,
-      outputs: out.outputs,
-      logPath,
-      lambdaGc: lambda.value,
-      shards: shards.length,
-      skipped: job.skipped,
-      scanSeconds: timings.scan,
-    };
-  } finally {
-    clearInterval(sweeper);
-  }
+  const t = performance.now();
+  const out = await writeTraitOutputs({
+    store,
+    shards,
+    base: trait.base,
+    formats: mlm.formats ?? ['gemma'],
+    lmm: mlm.lmm,
+    geno: inputs.geno,
+    samples,
+    qc,
+  });
+  timings.merge = (performance.now() - t) / 1000;
+  const lambda = out.lambda;
+  log.info(
+    `genomic inflation λGC${inputs.multi ? ` of ${samples.traitName}` : ''} = ${lambda.value.toFixed(4)} (median χ² of ${lambda.count} p-values / 0.4549364)`,
+    { lambdaGc: lambda.value },
+  );
+  timings.total = (performance.now() - t0) / 1000;
+  const logPath = `${trait.base}.log.txt`;
+  const rate = (list: Transfer[]) => {
+    const bytes = list.reduce((a, b) => a + b.bytes, 0);
+    const secs = list.reduce((a, b) => a + b.seconds, 0);
+    return { mb: bytes / 1e6, mbps: secs > 0 ? bytes / 1e6 / secs : NaN };
+  };
+  const model = rate(ctx.broadcasts);
+  const kinship = kin?.summary ?? null;
+  // Genotype ranges served for this trait's results: in its kinship phase and in its scan.
+  const served = [...(kin?.genotypes ?? []), ...(ctx.genotypeTransfers ?? [])];
+  const geno = rate(served);
+  const extra = [
+    ...(kinship
+      ? [
+          `## Kinship = map-reduce over ${kinship.chunks} chunks of ${KINSHIP_CHUNK_SNPS} SNP indices (${kinship.skipped} resumed), ` +
+            `${kinship.snps} SNPs; ${(kinship.bytes / 1e6).toFixed(1)} MB of partial sums received in a phase of ${kinship.seconds.toFixed(2)} s` +
+            (kinship.transferSeconds > 0
+              ? ` (${(kinship.bytes / 1e6 / kinship.seconds).toFixed(1)} MB/s over the phase, ${(kinship.bytes / 1e6 / kinship.transferSeconds).toFixed(1)} MB/s per transfer)`
+              : ''),
+        ]
+      : []),
+    `## Distributed = ${shards.length} shards of ${job.shardSize} SNP indices (${job.skipped} resumed from ${store.dir}), job ${job.jobId}`,
+    `## Null model = ${(job.bytes.length / 1e6).toFixed(1)} MB, sha256 ${job.sha256}, sent ${ctx.broadcasts.length} times` +
+      (Number.isFinite(model.mbps) ? ` at ${model.mbps.toFixed(1)} MB/s` : ''),
+    ...(served.length
+      ? [
+          `## Genotypes served = ${served.length} ranges, ${geno.mb.toFixed(1)} MB at ${geno.mbps.toFixed(1)} MB/s (--genotypes-from-coordinator workers)`,
+        ]
+      : []),
+    ...(cfg.logLines ?? []),
+    `## lambda GC = ${lambda.value.toFixed(6)}`,
+  ];
+  await writeFileAtomic(logPath, mlmLogText(mlm, inputs.geno, samples, qc, job.model, timings, extra));
+  log.info(`wrote ${out.outputs.join(', ')} (${qc.counts.kept} SNPs) and ${logPath} in ${timings.total.toFixed(1)} s`);
+  return {
+    trait: samples.traitName,
+    assocPath: out.assocPath,
+    outputs: out.outputs,
+    logPath,
+    lambdaGc: lambda.value,
+    shards: shards.length,
+    skipped: job.skipped,
+    scanSeconds: timings.scan,
+  };
 }
 /** Gives connected workers up to two heartbeats to hear that the job is done (or that the coordinator stops). */
 async function tellWorkers(sched: Scheduler, heartbeatMs: number): Promise<void> {

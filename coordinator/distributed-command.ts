@@ -190,6 +190,7 @@ export const coordinatorCommand: CommandModule<object, CoordinatorArgs> = {
         partitions,
         leaseTimeoutMs: Math.round(a['lease-timeout'] * 1000),
         roundDeadlineMs: Math.round(a['round-deadline'] * 1000),
+        keepShards: a['keep-shards'],
       });
       const summary = await coord.done;
       if (a.plot) await writePlots(summary.assocPath, a.out, { log });

@@ -184,6 +184,28 @@ export interface FinalRowsUpload {
 export type SubmitRows = (upload: FinalRowsUpload) => Promise<boolean>;
 
 /**
+ * The final round on a worker: submits the reply's rows with `submitRows` (gRPC) and returns the encoded NATS
+ * reply with the rows replaced by their {@link FinalRowsRef}; null when the coordinator refused the rows.
+ */
+export async function handOffFinalRows(
+  reply: WireReply,
+  task: RoundTask,
+  submitRows: SubmitRows,
+): Promise<Uint8Array | null> {
+  if (!reply.rows) throw new DistributedError('PROTOCOL', `final round: partition ${task.partition} has no rows`);
+  const data = encodeFinalRows(reply.rows);
+  const sha256 = createHash('sha256').update(data).digest('hex');
+  const name = finalRowsName(task.partition);
+  const count = reply.rows.p.length;
+  if (!(await submitRows({ task, name, data, sha256, count, seconds: reply.seconds }))) return null;
+  return encodeFrame({
+    ...reply,
+    rows: null,
+    rowsRef: { name, sha256, bytes: data.length, format: FINAL_ROWS_FORMAT },
+  } satisfies WireReply);
+}
+
+/**
  * A worker's FarmCPU state: the genotype file opened once, and per partition it has scanned the imputed
  * genotypes and the cached products (a partition usually comes back to the same worker: the coordinator
  * prefers that), so a round costs only the products with new pseudo-QTNs.
@@ -257,17 +279,7 @@ export class FarmPartitionServer {
       this.log.info(`partition ${part.id}: SNPs [${part.start}, ${part.end}) read and imputed (${s.impute})`);
     }
     const reply: WireReply = await scanPartition(cached.inputs, req, part, cached.products);
-    if (req.final && this.submitRows) {
-      if (!reply.rows)
-        throw new DistributedError('PROTOCOL', `final round: partition ${part.id} has no rows`);
-      const data = encodeFinalRows(reply.rows);
-      const sha256 = createHash('sha256').update(data).digest('hex');
-      const name = finalRowsName(part.id);
-      const count = reply.rows.p.length;
-      if (!(await this.submitRows({ task, name, data, sha256, count, seconds: reply.seconds }))) return null;
-      reply.rows = null;
-      reply.rowsRef = { name, sha256, bytes: data.length, format: FINAL_ROWS_FORMAT };
-    }
+    if (req.final && this.submitRows) return handOffFinalRows(reply, task, this.submitRows);
     return encodeFrame(reply);
   }
 

@@ -3,14 +3,16 @@
  * built CLI as coordinator (`gwasgrid coordinator --method farmcpu|glm … --nats URL`) and two separate
  * `gwasgrid worker` processes that learn the NATS URL and credentials from the coordinator over gRPC.
  * The outputs must equal the single-process run byte for byte — also when a worker is SIGKILLed in the middle
- * of the rounds and when the NATS server is restarted while they run.
+ * of the final round and when the NATS server is restarted while they run. The final per-SNP rows must arrive
+ * by gRPC SubmitShard (one kept result per partition, in PREFIX.shards/ with its sha256), not in the NATS replies.
  * Data: mouse_hs1940 CD8 with the BIMBAM dosages restricted to rMVP's SNP list (as the FarmCPU golden test).
  */
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { dataPath, tempDir } from '../helpers/data.js';
-import { CLI, Proc, killAll, resultContent } from '../helpers/proc.js';
+import { CLI, Proc, killAll, resultContent, type Rec } from '../helpers/proc.js';
 import { startNatsServer, type NatsServer } from '../helpers/nats.js';
 
 const D = (f: string) => dataPath('mouse_hs1940', f);
@@ -27,6 +29,7 @@ const INPUT = () => [
   D('reference/farmcpu_snps_used_CD8.txt'),
 ];
 const JOIN_TOKEN = 'farm-join-token';
+const PARTITIONS = 6;
 const NATS_TOKEN = 'farm-nats-token';
 
 /** The built CLI with one test thread per process (2-core machine). */
@@ -44,6 +47,7 @@ async function distributed(
   nats: NatsServer,
   out: string,
   fault?: (coord: Proc, workers: Proc[]) => Promise<void>,
+  extra: string[] = [],
 ): Promise<Proc> {
   const coord = cli([
     'coordinator',
@@ -59,13 +63,14 @@ async function distributed(
     '--token',
     JOIN_TOKEN,
     '--partitions',
-    '6',
+    String(PARTITIONS),
     '--lease-timeout',
     '2',
     '--out',
     out,
     '--log-format',
     'json',
+    ...extra,
   ]);
   const { port } = await coord.waitFor((r) => r.event === 'listening', 'coordinator listening');
   const workers = [1, 2].map((k) =>
@@ -86,6 +91,36 @@ async function distributed(
   expect(e.code, coord.stderr).toBe(0);
   for (const w of workers) await w.exit;
   return coord;
+}
+
+/**
+ * The final rows came by gRPC: one accepted SubmitShard result per partition (duplicates ignored), the final
+ * round's NATS replies too small to hold them, and (kept) each `final-NNNNN.rows` matching its sha256.
+ */
+function finalRowsByGrpc(coord: Proc, out: string, kept = true): Rec {
+  const [summary] = coord.events('final-rows-summary');
+  expect(summary, coord.stderr).toBeDefined();
+  expect(summary.received).toBe(PARTITIONS);
+  expect(summary.refused).toBe(0);
+  const accepted = coord.events('final-rows');
+  expect(accepted.map((r) => r.partition).sort()).toEqual([...Array(PARTITIONS).keys()]);
+  const kept_ = summary.kept as Array<{ name: string; sha256: string }>;
+  expect(kept_.map((k) => k.name)).toEqual([...Array(PARTITIONS).keys()].map((k) => `final-0000${k}`));
+  const final = coord.events('round').filter((r) => r.final);
+  expect(final).toHaveLength(1);
+  expect(final[0].rowsByGrpc).toBe(PARTITIONS);
+  // 9,100 SNPs × 60 bytes of rows went by gRPC; the NATS replies of the final round carry a few kB.
+  expect(summary.bytes as number).toBeGreaterThan(9100 * 60);
+  expect(final[0].natsBytes as number).toBeLessThan(20_000);
+  for (const k of kept_) {
+    const file = join(`${out}.shards`, `${k.name}.rows`);
+    expect(existsSync(file)).toBe(kept);
+    if (!kept) continue;
+    expect(createHash('sha256').update(readFileSync(file)).digest('hex')).toBe(k.sha256);
+    expect(readFileSync(`${file}.sha256`, 'utf8')).toBe(`${k.sha256}  ${k.name}.rows\n`);
+  }
+  if (!kept) expect(existsSync(`${out}.shards`)).toBe(false);
+  return summary;
 }
 
 describe('FarmCPU and GLM over a real nats-server with worker processes', () => {
@@ -111,15 +146,18 @@ describe('FarmCPU and GLM over a real nats-server with worker processes', () => 
       ),
     ).toBe(true);
     expect(coord.events('round').length).toBeGreaterThanOrEqual(6);
+    const summary = finalRowsByGrpc(coord, join(dir, 'dist'));
+    expect(summary.duplicates).toBe(0);
   }, 120_000);
 
-  it('a worker SIGKILLed during the rounds: its partitions go to the other, same bytes', async () => {
+  it('a worker SIGKILLed in the final round: its partitions go to the other, one result kept each, same bytes', async () => {
     const coord = await distributed('farmcpu', nats, join(dir, 'kill'), async (c, workers) => {
-      await c.waitFor((r) => r.event === 'round', 'first round');
+      // The first final rows have arrived by gRPC: the final round is running.
+      await c.waitFor((r) => r.event === 'final-rows', 'first final rows');
       workers[0].kill('SIGKILL');
     });
     expect(readFileSync(join(dir, 'kill.assoc.txt')).equals(farmRef)).toBe(true);
-    expect(coord.stderr).toMatch(/"event":"round"/);
+    finalRowsByGrpc(coord, join(dir, 'kill'));
   }, 120_000);
 
   it('the NATS server restarted during the rounds: everyone reconnects, same bytes', async () => {
@@ -129,11 +167,13 @@ describe('FarmCPU and GLM over a real nats-server with worker processes', () => 
     });
     expect(readFileSync(join(dir, 'restart.assoc.txt')).equals(farmRef)).toBe(true);
     expect(coord.stderr).toMatch(/NATS (connection lost|reconnected)/);
+    finalRowsByGrpc(coord, join(dir, 'restart'));
   }, 120_000);
 
   it('GLM distributed equals GLM in one process (assoc and glm.linear)', async () => {
     embedded('glm', join(dir, 'glm-embedded'));
-    await distributed('glm', nats, join(dir, 'glm-dist'));
+    const coord = await distributed('glm', nats, join(dir, 'glm-dist'), undefined, ['--no-keep-shards']);
+    finalRowsByGrpc(coord, join(dir, 'glm-dist'), false);
     for (const ext of ['assoc.txt', 'glm.linear']) {
       expect(
         readFileSync(join(dir, `glm-dist.${ext}`)).equals(readFileSync(join(dir, `glm-embedded.${ext}`))),

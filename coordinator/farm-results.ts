@@ -29,6 +29,7 @@ import { decodeFinalRows, finalRowsSize, FINAL_ROWS_FORMAT } from '../shared/pro
 import { finalRowsName, type FinalRowsRef, type FinalRowsStore } from '../shared/protocol/farm-bus.js';
 import { FINAL_ROWS_LAYOUT, ShardStore } from './shard-store.js';
 import type { ShardSpec } from './scheduler.js';
+import { RoundFiles } from './farm-resume.js';
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -41,6 +42,8 @@ export interface FinalResultsStats {
   refused: number;
   /** Bytes of accepted results. */
   bytes: number;
+  /** Results reused from an earlier run's `PREFIX.shards/` (a resumed run; verified against their checksums). */
+  resumed: number;
   /** The kept result of every partition: name and sha256, in partition order. */
   kept: Array<{ name: string; sha256: string }>;
 }
@@ -52,7 +55,11 @@ export class FarmResults implements FinalRowsStore {
   /** partition → sha256 of its kept result (of the current final round). */
   private readonly kept = new Map<number, string>();
   private readonly committing = new Set<number>();
-  private readonly counts = { received: 0, duplicates: 0, refused: 0, bytes: 0 };
+  private readonly counts = { received: 0, duplicates: 0, refused: 0, bytes: 0, resumed: 0 };
+  /** The store belongs to the same scan inputs as an earlier run: its final rows and rounds may be reused. */
+  private resuming = false;
+  /** The round checkpoint in the same folder (coordinator/farm-resume.ts). */
+  readonly rounds: RoundFiles;
 
   constructor(
     prefix: string,
@@ -61,14 +68,20 @@ export class FarmResults implements FinalRowsStore {
     private readonly log: Logger,
   ) {
     this.store = new ShardStore(prefix, FINAL_ROWS_LAYOUT);
+    this.rounds = new RoundFiles(this.store.dir, log);
   }
 
   /**
-   * Prepares `PREFIX.shards/` for this job's partitions. Final rows of an earlier FarmCPU/GLM run with the same
-   * --out (another job id: a FarmCPU run is not resumed) are deleted first; other files there (MLM shards) are
-   * left alone.
+   * Prepares `PREFIX.shards/` for this job's partitions. `storeKey` names the scan inputs (farm-resume.ts
+   * `farmStoreKey`; default: the job id, no resume): files of an earlier run with the same key are kept for
+   * reuse (final rows, round checkpoint); those of another key are deleted first. Other files there (MLM
+   * shards) are left alone.
    */
-  async open(ranges: Array<{ id: number; start: number; end: number }>, totalSnps: number): Promise<void> {
+  async open(
+    ranges: Array<{ id: number; start: number; end: number }>,
+    totalSnps: number,
+    storeKey: string = this.jobId,
+  ): Promise<{ resumed: boolean }> {
     this.parts = ranges.map((r) => ({
       index: r.id,
       name: finalRowsName(r.id),
@@ -87,17 +100,29 @@ export class FarmResults implements FinalRowsStore {
       },
       () => null,
     );
-    if (old && old.jobId !== this.jobId) {
+    if (old && old.jobId !== storeKey) {
       const n = await this.removeFiles();
-      this.log.info(`${this.store.dir}: removed ${n} final-rows file(s) of an earlier run (another job)`);
+      this.log.info(
+        `${this.store.dir}: removed ${n} file(s) of an earlier FarmCPU/GLM run with other inputs`,
+      );
     }
+    this.resuming = !!old && old.jobId === storeKey;
+    if (this.resuming)
+      this.log.info(
+        `${this.store.dir}: an earlier run of the same job left rounds and final rows here; resuming`,
+        {
+          event: 'resuming',
+          dir: this.store.dir,
+        },
+      );
     await this.store.open({
-      jobId: this.jobId,
+      jobId: storeKey,
       method: this.method,
       totalSnps,
       shardSize: Math.max(0, ...this.parts.map((p) => p.expected)),
       shards: this.parts.length,
     });
+    return { resumed: this.resuming };
   }
 
   /** From now on, rows for transport round `round` are accepted; rows kept for an earlier round are forgotten. */
@@ -195,7 +220,12 @@ export class FarmResults implements FinalRowsStore {
   }
 
   /** See {@link FinalRowsStore.load}. A kept file that fails its checksum is deleted, so a resubmission is kept. */
-  async load(partition: number, ref: FinalRowsRef | undefined, worker: string): Promise<FinalRows | string> {
+  async load(
+    partition: number,
+    ref: FinalRowsRef | undefined,
+    worker: string,
+    strict = false,
+  ): Promise<FinalRows | string> {
     const s = this.parts[partition];
     if (!s) return `no partition ${partition} in this job`;
     if (!ref) return 'the reply names no final rows (its rows must come by SubmitShard)';
@@ -203,7 +233,8 @@ export class FarmResults implements FinalRowsStore {
       return `the reply names ${JSON.stringify(ref.name)}, partition ${partition} is ${s.name}`;
     if (ref.format !== FINAL_ROWS_FORMAT)
       return `final rows format ${ref.format}, this coordinator reads ${FINAL_ROWS_FORMAT}`;
-    const hex = this.kept.get(partition);
+    let hex = this.kept.get(partition);
+    if (!hex && this.resuming) hex = await this.adopt(s);
     if (!hex) return `no final rows for ${s.name} were received by SubmitShard`;
     const data = await this.store.read(s);
     if (!data || sha256(data) !== hex) {
@@ -211,6 +242,7 @@ export class FarmResults implements FinalRowsStore {
       await this.store.discard(s);
       return `${this.store.tsvPath(s)} is missing or does not match its checksum (deleted)`;
     }
+    if (ref.sha256 !== hex && strict) return `${s.name} holds other rows than the reply names`;
     if (ref.sha256 !== hex)
       this.log.warn(
         `${s.name}: worker ${worker} computed rows with sha256 ${ref.sha256.slice(0, 12)}…, the kept result (first received) has ${hex.slice(0, 12)}…; keeping the first (workers should run the same gwasgrid version and --backend)`,
@@ -223,19 +255,36 @@ export class FarmResults implements FinalRowsStore {
     }
   }
 
-  /** After a successful run: keeps the final rows (`keep`, the default of --keep-shards) or deletes them. */
+  /** A resumed run: the earlier run's verified rows of a partition become its kept result. */
+  private async adopt(s: ShardSpec): Promise<string | undefined> {
+    const data = await this.store.read(s);
+    if (!data) return undefined;
+    const hex = sha256(data);
+    this.kept.set(s.index, hex);
+    this.counts.resumed++;
+    return hex;
+  }
+
+  /**
+   * After a successful run: keeps the final rows and the round checkpoint (`keep`, the default of --keep-shards:
+   * running the same command again reuses them) or deletes them.
+   */
   async finish(keep: boolean): Promise<void> {
     if (keep) return;
     await this.removeFiles();
     await fsp.rmdir(this.store.dir).catch(() => {}); // only if empty: MLM shards of the same --out stay
   }
 
-  /** Deletes this store's files (manifest, final rows, checksums); returns how many. */
+  /** Deletes this store's files (manifest, final rows, round checkpoint, checksums); returns how many. */
   private async removeFiles(): Promise<number> {
     let n = 0;
     const files = await fsp.readdir(this.store.dir).catch(() => [] as string[]);
     for (const f of files) {
-      if (f === FINAL_ROWS_LAYOUT.manifest || /^final-\d+\.rows(\.sha256)?$/.test(f)) {
+      if (
+        f === FINAL_ROWS_LAYOUT.manifest ||
+        /^final-\d+\.rows(\.sha256)?$/.test(f) ||
+        /^round-[0-9a-f]+\.replies(\.sha256)?$/.test(f)
+      ) {
         await fsp.rm(join(this.store.dir, f), { force: true });
         n++;
       }

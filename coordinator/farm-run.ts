@@ -27,6 +27,7 @@ import { runFarmCpuPipeline, type FarmCpuConfig } from '../shared/methods/farmcp
 import { runGlm, type GlmConfig } from '../shared/methods/glm.js';
 import { serve, shutdown } from './server.js';
 import { FarmResults, submitFinalRows, type FinalResultsStats } from './farm-results.js';
+import { farmStoreKey } from './farm-resume.js';
 
 export interface FarmCoordinatorConfig {
   method: 'farmcpu' | 'glm';
@@ -49,8 +50,9 @@ export const DEFAULT_NATS_LEASE_TIMEOUT_MS = 15_000;
 export const DEFAULT_ROUND_DEADLINE_MS = 3_600_000;
 
 /**
- * The job's id: sha256 of the method, the analysis settings and the start time — a FarmCPU/GLM run is not resumed
- * after a coordinator crash (its rounds take seconds to minutes), so two runs never share NATS subjects.
+ * The job's id: sha256 of the method, the analysis settings and the start time, so two coordinator processes
+ * never share NATS subjects or gRPC results. Resuming after a restart does not need a stable id: the round
+ * checkpoint in `PREFIX.shards/` is keyed by the scan inputs (coordinator/farm-resume.ts).
  */
 function farmJobId(cfg: FarmCoordinatorConfig): string {
   const a = cfg.analysis;
@@ -220,13 +222,14 @@ export async function startFarmCoordinator(cfg: FarmCoordinatorConfig): Promise<
       blockSize: shared.blockSize ?? 256,
       partitions: ranges,
     };
-    await results.open(ranges, inputs.geno.snps.length);
-    coord.start(encodeFrame(setup));
+    const setupFrame = encodeFrame(setup);
+    await results.open(ranges, inputs.geno.snps.length, await farmStoreKey(setupFrame, setup.input));
+    coord.start(setupFrame);
     log.info(
       `NATS job ${subjectJob}: ${ranges.length} partitions of ~${Math.ceil(inputs.geno.snps.length / ranges.length)} SNPs; waiting for workers`,
       { event: 'ready' },
     );
-    bus = new NatsRoundBus(coord, inputs.geno.snps.length, ranges, log, results);
+    bus = new NatsRoundBus(coord, inputs.geno.snps.length, ranges, log, results, results.rounds);
     return Object.assign(bus, { partitions: ranges.length });
   };
 
@@ -243,6 +246,7 @@ export async function startFarmCoordinator(cfg: FarmCoordinatorConfig): Promise<
       const finalRows = results.stats;
       log.info(
         `final rows: ${finalRows.received} partition(s) received by gRPC SubmitShard (${(finalRows.bytes / 1e6).toFixed(2)} MB` +
+          `${finalRows.resumed ? `, ${finalRows.resumed} reused from an earlier run` : ''}` +
           `${finalRows.duplicates ? `, ${finalRows.duplicates} duplicate(s) ignored` : ''}${finalRows.refused ? `, ${finalRows.refused} refused` : ''}), ` +
           (cfg.keepShards === false
             ? `${results.store.dir} cleaned up`
@@ -252,6 +256,8 @@ export async function startFarmCoordinator(cfg: FarmCoordinatorConfig): Promise<
           received: finalRows.received,
           duplicates: finalRows.duplicates,
           refused: finalRows.refused,
+          resumed: finalRows.resumed,
+          roundsResumed: b?.resumed ?? 0,
           bytes: finalRows.bytes,
           kept: finalRows.kept,
           dir: results.store.dir,

@@ -79,8 +79,23 @@ export interface FinalRowsStore {
   /**
    * The rows a final-round reply of `partition` refers to, read back from the store and verified; a string
    * says why the reply is refused (nothing received, a damaged file, a wrong name): the partition is scanned again.
+   * `strict`: rows whose sha256 differs from the reference are refused too (a checkpointed reply).
    */
-  load(partition: number, ref: FinalRowsRef | undefined, worker: string): Promise<FinalRows | string>;
+  load(
+    partition: number,
+    ref: FinalRowsRef | undefined,
+    worker: string,
+    strict?: boolean,
+  ): Promise<FinalRows | string>;
+}
+
+/**
+ * Finished rounds kept by the coordinator (coordinator/farm-resume.ts): the replies of a round request, by the
+ * request's bytes. A restarted coordinator answers the rounds it finds there without the workers.
+ */
+export interface RoundCheckpoint {
+  get(request: Uint8Array): Promise<Uint8Array[] | null>;
+  put(request: Uint8Array, replies: Uint8Array[]): Promise<void>;
 }
 
 export class NatsRoundBus implements RoundBus {
@@ -98,11 +113,37 @@ export class NatsRoundBus implements RoundBus {
     private readonly ranges: Array<{ id: number; start: number; end: number }>,
     private readonly log: Logger,
     private readonly finals?: FinalRowsStore,
+    private readonly checkpoint?: RoundCheckpoint,
   ) {}
+
+  /** Rounds answered from the checkpoint (a resumed run). */
+  resumed = 0;
 
   async scan(req: RoundRequest): Promise<PartitionReply[]> {
     // Transport round ids are our own sequence: a worker's cached round payload is keyed by it.
     const id = ++this.seq;
+    const payload = encodeFrame(req);
+    const saved = this.checkpoint ? await this.checkpoint.get(payload) : null;
+    if (saved) {
+      const replies = await this.fromCheckpoint(req, saved);
+      if (replies) {
+        this.resumed++;
+        this.stats.push({
+          round: id,
+          seconds: 0,
+          partitions: replies.length,
+          reassigned: 0,
+          refused: 0,
+          workers: 0,
+          bytesIn: 0,
+        });
+        this.log.info(
+          `round ${id} (FarmCPU iteration ${req.round}${req.final ? ', final' : ''}): answered from the checkpoint of an earlier run (resumed)`,
+          { event: 'round-resumed', round: id, iteration: req.round, final: req.final },
+        );
+        return replies;
+      }
+    }
     const loaded = new Map<number, FinalRows>();
     const finals = req.final ? this.finals : undefined;
     let accept: AcceptReply | undefined;
@@ -124,8 +165,13 @@ export class NatsRoundBus implements RoundBus {
         return true;
       };
     }
-    const { replies, stats } = await this.coord.runRound(id, encodeFrame(req), this.ranges, accept);
+    const { replies, stats } = await this.coord.runRound(id, payload, this.ranges, accept);
     this.stats.push(stats);
+    await this.checkpoint
+      ?.put(payload, replies)
+      .catch((e: unknown) =>
+        this.log.warn(`round ${id}: cannot keep its replies for a resume (${(e as Error).message})`),
+      );
     this.log.info(
       `round ${id} (FarmCPU iteration ${req.round}${req.final ? ', final' : ''}): ${stats.partitions} partitions by ${stats.workers} worker(s) in ${stats.seconds.toFixed(2)} s` +
         (stats.reassigned ? `, ${stats.reassigned} reassigned` : '') +
@@ -161,6 +207,27 @@ export class NatsRoundBus implements RoundBus {
     });
   }
 
+  /** The checkpointed replies of a round, checked as live ones; null (run the round) if any does not fit. */
+  private async fromCheckpoint(req: RoundRequest, saved: Uint8Array[]): Promise<PartitionReply[] | null> {
+    if (saved.length !== this.ranges.length) return null;
+    const out: PartitionReply[] = [];
+    for (const [k, b] of saved.entries()) {
+      const r = decodeFrame<WireReply>(b);
+      if (r.start !== this.ranges[k].start || r.end !== this.ranges[k].end) return null;
+      if (req.final && this.finals) {
+        const rows = await this.finals.load(k, r.rowsRef, 'checkpoint', true);
+        if (typeof rows === 'string') {
+          this.log.warn(`checkpointed final round, partition ${k}: ${rows}; the round is run again`);
+          return null;
+        }
+        r.rows = rows;
+        delete r.rowsRef;
+      } else if (req.final && !r.rows) return null;
+      out.push(r);
+    }
+    return out;
+  }
+
   async close(): Promise<void> {}
 }
 
@@ -192,7 +259,8 @@ export async function handOffFinalRows(
   task: RoundTask,
   submitRows: SubmitRows,
 ): Promise<Uint8Array | null> {
-  if (!reply.rows) throw new DistributedError('PROTOCOL', `final round: partition ${task.partition} has no rows`);
+  if (!reply.rows)
+    throw new DistributedError('PROTOCOL', `final round: partition ${task.partition} has no rows`);
   const data = encodeFinalRows(reply.rows);
   const sha256 = createHash('sha256').update(data).digest('hex');
   const name = finalRowsName(task.partition);

@@ -42,14 +42,8 @@ function embedded(method: 'farmcpu' | 'glm', out: string): void {
   });
 }
 
-async function distributed(
-  method: 'farmcpu' | 'glm',
-  nats: NatsServer,
-  out: string,
-  fault?: (coord: Proc, workers: Proc[]) => Promise<void>,
-  extra: string[] = [],
-): Promise<Proc> {
-  const coord = cli([
+function coordinator(method: 'farmcpu' | 'glm', nats: NatsServer, out: string, extra: string[] = []): Proc {
+  return cli([
     'coordinator',
     '--method',
     method,
@@ -72,8 +66,11 @@ async function distributed(
     'json',
     ...extra,
   ]);
+}
+
+async function withWorkers(coord: Proc): Promise<Proc[]> {
   const { port } = await coord.waitFor((r) => r.event === 'listening', 'coordinator listening');
-  const workers = [1, 2].map((k) =>
+  return [1, 2].map((k) =>
     cli([
       'worker',
       '--coordinator',
@@ -86,6 +83,17 @@ async function distributed(
       'json',
     ]),
   );
+}
+
+async function distributed(
+  method: 'farmcpu' | 'glm',
+  nats: NatsServer,
+  out: string,
+  fault?: (coord: Proc, workers: Proc[]) => Promise<void>,
+  extra: string[] = [],
+): Promise<Proc> {
+  const coord = coordinator(method, nats, out, extra);
+  const workers = await withWorkers(coord);
   if (fault) await fault(coord, workers);
   const e = await coord.exit;
   expect(e.code, coord.stderr).toBe(0);
@@ -168,6 +176,33 @@ describe('FarmCPU and GLM over a real nats-server with worker processes', () => 
     expect(readFileSync(join(dir, 'restart.assoc.txt')).equals(farmRef)).toBe(true);
     expect(coord.stderr).toMatch(/NATS (connection lost|reconnected)/);
     finalRowsByGrpc(coord, join(dir, 'restart'));
+  }, 120_000);
+
+  it('resume: a coordinator SIGKILLed mid-run and restarted with the same --out reuses the finished rounds; run again, it needs no workers', async () => {
+    const out = join(dir, 'resume');
+    const first = coordinator('farmcpu', nats, out);
+    const workers = await withWorkers(first);
+    await first.waitFor((r) => r.event === 'round' && r.round === 3, 'third round');
+    for (const p of [first, ...workers]) p.kill('SIGKILL');
+    await Promise.all([first, ...workers].map((p) => p.exit));
+
+    const second = await distributed('farmcpu', nats, out);
+    expect(readFileSync(`${out}.assoc.txt`).equals(farmRef)).toBe(true);
+    expect(second.events('resuming')).toHaveLength(1);
+    const resumed = second.events('round-resumed').length;
+    expect(resumed).toBeGreaterThanOrEqual(3);
+    expect(second.events('round').length).toBeGreaterThan(0);
+    finalRowsByGrpc(second, out); // the final round ran live: its rows came by gRPC
+    const rounds = resumed + second.events('round').length;
+
+    // The same command once more, no workers: every round and the final rows come from PREFIX.shards/.
+    const third = coordinator('farmcpu', nats, out);
+    expect((await third.exit).code, third.stderr).toBe(0);
+    expect(readFileSync(`${out}.assoc.txt`).equals(farmRef)).toBe(true);
+    expect(third.events('round')).toHaveLength(0);
+    expect(third.events('round-resumed')).toHaveLength(rounds);
+    const [summary] = third.events('final-rows-summary');
+    expect(summary).toMatchObject({ received: 0, resumed: PARTITIONS, roundsResumed: rounds });
   }, 120_000);
 
   it('GLM distributed equals GLM in one process (assoc and glm.linear)', async () => {

@@ -5,7 +5,7 @@
  * name or result does not match is refused; and `PREFIX.shards/` is cleaned of an earlier run's final rows.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ServerCredentials } from '@grpc/grpc-js';
 import { natsJobService } from '../../coordinator/farm-run.js';
@@ -18,6 +18,8 @@ import { RejoinRequired } from '../../shared/protocol/status.js';
 import { encodeFinalRows, FINAL_ROWS_FORMAT } from '../../shared/protocol/final-rows-codec.js';
 import type { FinalRows } from '../../shared/methods/farmcpu/protocol.js';
 import { tempDir } from '../helpers/data.js';
+import { farmStoreKey } from '../../coordinator/farm-resume.js';
+import { encodeFrame } from '../../shared/protocol/frames.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -106,7 +108,9 @@ describe('FarmCPU/GLM coordinator: final rows by SubmitShard', () => {
       await expect(submit(head(), short, tail({ sha256: sha(short), lineCount: 2 }))).rejects.toThrow(
         /2 rows, expected 3/,
       );
-      await expect(submit(head(), short, tail({ sha256: sha(short) }))).rejects.toThrow(/rows \[4, 6\), expected \[4, 7\)/);
+      await expect(submit(head(), short, tail({ sha256: sha(short) }))).rejects.toThrow(
+        /rows \[4, 6\), expected \[4, 7\)/,
+      );
       const shifted = encodeFinalRows(rowsOf(5, 3));
       await expect(submit(head(), shifted, tail({ sha256: sha(shifted) }))).rejects.toThrow(
         /rows \[5, 8\), expected \[4, 7\)/,
@@ -147,5 +151,53 @@ describe('FarmCPU/GLM coordinator: final rows by SubmitShard', () => {
       intruder.close();
       await shutdown(server);
     }
+  });
+
+  it('resume: the round checkpoint by request hash, verified; the store key follows the setup and the input files', async () => {
+    const log = memoryLogger();
+    const dir = tempDir('farm-resume');
+    const prefix = join(dir, 'out');
+    const ranges = [{ id: 0, start: 0, end: 4 }];
+    const input = join(dir, 'geno.txt');
+    writeFileSync(input, 'x');
+    const setup = encodeFrame({ y: new Float64Array([1, 2, 3]) });
+    const key = await farmStoreKey(setup, { geno: input });
+    expect(await farmStoreKey(encodeFrame({ y: new Float64Array([1, 2, 3]) }), { geno: input })).toBe(key);
+    expect(await farmStoreKey(encodeFrame({ y: new Float64Array([1, 2, 4]) }), { geno: input })).not.toBe(
+      key,
+    );
+    utimesSync(input, new Date(1e12), new Date(1e12));
+    const touched = await farmStoreKey(setup, { geno: input });
+    expect(touched).not.toBe(key);
+
+    const first = new FarmResults(prefix, 'run-1', 'farmcpu', log);
+    expect((await first.open(ranges, 4, touched)).resumed).toBe(false);
+    const req = encodeFrame({ round: 1, qtns: [] });
+    const replies = [encodeFrame({ partition: 0, minP: NaN }), new Uint8Array([1, 2, 3])];
+    expect(await first.rounds.get(req)).toBeNull();
+    await first.rounds.put(req, replies);
+    const back = await first.rounds.get(req);
+    expect(back?.map((b) => Buffer.from(b).toString('hex'))).toEqual(
+      replies.map((b) => Buffer.from(b).toString('hex')),
+    );
+    expect(await first.rounds.get(encodeFrame({ round: 2, qtns: [] }))).toBeNull();
+
+    // Same inputs in a new process: kept and reused; a damaged checkpoint file is not used.
+    const second = new FarmResults(prefix, 'run-2', 'farmcpu', log);
+    expect((await second.open(ranges, 4, touched)).resumed).toBe(true);
+    expect(await second.rounds.get(req)).not.toBeNull();
+    const file = second.rounds.path(req);
+    const bytes = readFileSync(file);
+    bytes[bytes.length - 1] ^= 1;
+    writeFileSync(file, bytes);
+    expect(await second.rounds.get(req)).toBeNull();
+    expect(log.lines.some((l) => /does not match its checksum; the round is run again/.test(l))).toBe(true);
+    await second.rounds.put(req, replies);
+
+    // Other inputs: the earlier checkpoint is deleted, never reused.
+    const third = new FarmResults(prefix, 'run-3', 'farmcpu', log);
+    expect((await third.open(ranges, 4, key)).resumed).toBe(false);
+    expect(readdirSync(`${prefix}.shards`).filter((f) => f.startsWith('round-'))).toEqual([]);
+    expect(await third.rounds.get(req)).toBeNull();
   });
 });

@@ -168,6 +168,7 @@ export const coordinatorCommand: CommandModule<object, CoordinatorArgs> = {
           '(they exit 0), PREFIX.shards/ is kept, no PREFIX.assoc.txt is written; exit 143 (SIGTERM) or 130 (SIGINT). A second signal exits at once. ' +
           '--method farmcpu|glm: workers join here and are sent to --nats; each round is leased to them in SNP partitions (docs/nats-protocol.md); ' +
           "the final round's per-SNP rows come back here over gRPC into PREFIX.shards/final-NNNNN.rows (+ .sha256; kept unless --no-keep-shards); " +
+          'finished rounds are checkpointed there too, so running the same command again (same --out, same inputs) resumes; ' +
           'the outputs are those of gwasgrid farmcpu|glm, byte for byte.',
       ) as unknown as Argv<CoordinatorArgs>;
   },

@@ -7,7 +7,8 @@
  *    `runFarmCpu`/`glmScan` as the single-process run, with only the bus swapped, so the outputs are the same;
  *    on the final round the workers send each partition's per-SNP rows back over gRPC (SubmitShard, as MLM
  *    shards) into `PREFIX.shards/final-NNNNN.rows` (coordinator/farm-results.ts), and their NATS replies only
- *    name them;
+ *    name them; every finished round's replies are checkpointed there (coordinator/farm-resume.ts), so the same
+ *    command run again with the same --out replays them without the workers (resume);
  * 4. write the outputs, tell the workers the job is done, keep or delete the final rows (--keep-shards), stop.
  */
 import { createHash } from 'node:crypto';

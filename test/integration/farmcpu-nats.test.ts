@@ -5,6 +5,7 @@
  * The outputs must equal the single-process run byte for byte — also when a worker is SIGKILLed in the middle
  * of the final round and when the NATS server is restarted while they run. The final per-SNP rows must arrive
  * by gRPC SubmitShard (one kept result per partition, in PREFIX.shards/ with its sha256), not in the NATS replies.
+ * A coordinator SIGKILLed mid-run and started again with the same --out resumes from its round checkpoint.
  * Data: mouse_hs1940 CD8 with the BIMBAM dosages restricted to rMVP's SNP list (as the FarmCPU golden test).
  */
 import { createHash } from 'node:crypto';

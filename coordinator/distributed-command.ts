@@ -134,7 +134,8 @@ export const coordinatorCommand: CommandModule<object, CoordinatorArgs> = {
       .option('keep-shards', {
         type: 'boolean',
         default: true,
-        describe: 'keep PREFIX.shards/ after the merge (--no-keep-shards deletes it)',
+        describe:
+          'keep PREFIX.shards/ after the merge (--no-keep-shards deletes it; FarmCPU/GLM: only its final-NNNNN.rows files)',
         group: 'Coordinator:',
       })
       .option('tls-cert', { type: 'string', describe: 'server certificate (PEM): serve TLS', group: 'TLS:' })
@@ -206,6 +207,8 @@ export const coordinatorCommand: CommandModule<object, CoordinatorArgs> = {
           'and shards are kept in PREFIX.shards/ (PREFIX.<trait>.shards/): running the same command again resumes. SIGTERM/SIGINT: no more leases, workers are told ' +
           '(they exit 0), PREFIX.shards/ is kept, no PREFIX.assoc.txt is written; exit 143 (SIGTERM) or 130 (SIGINT). A second signal exits at once. ' +
           '--method farmcpu|glm: workers join here and are sent to --nats; each round is leased to them in SNP partitions (docs/nats-protocol.md); ' +
+          "the final round's per-SNP rows come back here over gRPC into PREFIX.shards/final-NNNNN.rows (+ .sha256; kept unless --no-keep-shards); " +
+          'finished rounds are checkpointed there too, so running the same command again (same --out, same inputs) resumes; ' +
           'the outputs are those of gwasgrid farmcpu|glm, byte for byte.',
       ) as unknown as Argv<CoordinatorArgs>;
   },
@@ -230,6 +233,7 @@ export const coordinatorCommand: CommandModule<object, CoordinatorArgs> = {
         partitions,
         leaseTimeoutMs: Math.round(a['lease-timeout'] * 1000),
         roundDeadlineMs: Math.round(a['round-deadline'] * 1000),
+        keepShards: a['keep-shards'],
       });
       const summary = await coord.done;
       if (a.plot) await writePlots(summary.assocPath, a.out, { log });

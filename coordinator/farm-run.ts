@@ -5,7 +5,11 @@
  * 2. prepare the inputs exactly as `gwasgrid farmcpu|glm` does (shared/methods/fem-inputs.ts);
  * 3. publish the job's setup on NATS and drive the rounds through a {@link NatsRoundBus} — the same
  *    `runFarmCpu`/`glmScan` as the single-process run, with only the bus swapped, so the outputs are the same;
- * 4. write the outputs, tell the workers the job is done, stop.
+ *    on the final round the workers send each partition's per-SNP rows back over gRPC (SubmitShard, as MLM
+ *    shards) into `PREFIX.shards/final-NNNNN.rows` (coordinator/farm-results.ts), and their NATS replies only
+ *    name them; every finished round's replies are checkpointed there (coordinator/farm-resume.ts), so the same
+ *    command run again with the same --out replays them without the workers (resume);
+ * 4. write the outputs, tell the workers the job is done, keep or delete the final rows (--keep-shards), stop.
  */
 import { createHash } from 'node:crypto';
 import type { Server } from '@grpc/grpc-js';
@@ -23,6 +27,8 @@ import { partitionRanges, type BusFactory } from '../shared/methods/farmcpu/bus.
 import { runFarmCpuPipeline, type FarmCpuConfig } from '../shared/methods/farmcpu/pipeline.js';
 import { runGlm, type GlmConfig } from '../shared/methods/glm.js';
 import { serve, shutdown } from './server.js';
+import { FarmResults, submitFinalRows, type FinalResultsStats } from './farm-results.js';
+import { farmStoreKey } from './farm-resume.js';
 
 export interface FarmCoordinatorConfig {
   method: 'farmcpu' | 'glm';
@@ -37,14 +43,17 @@ export interface FarmCoordinatorConfig {
   partitions: number;
   leaseTimeoutMs: number;
   roundDeadlineMs: number;
+  /** Keep `PREFIX.shards/final-*.rows` after a successful run (default true, as for MLM shards). */
+  keepShards?: boolean;
 }
 
 export const DEFAULT_NATS_LEASE_TIMEOUT_MS = 15_000;
 export const DEFAULT_ROUND_DEADLINE_MS = 3_600_000;
 
 /**
- * The job's id: sha256 of the method, the analysis settings and the start time — a FarmCPU/GLM run is not resumed
- * after a coordinator crash (its rounds take seconds to minutes), so two runs never share NATS subjects.
+ * The job's id: sha256 of the method, the analysis settings and the start time, so two coordinator processes
+ * never share NATS subjects or gRPC results. Resuming after a restart does not need a stable id: the round
+ * checkpoint in `PREFIX.shards/` is keyed by the scan inputs (coordinator/farm-resume.ts).
  */
 function farmJobId(cfg: FarmCoordinatorConfig): string {
   const a = cfg.analysis;
@@ -63,9 +72,21 @@ function farmJobId(cfg: FarmCoordinatorConfig): string {
   return createHash('sha256').update(desc).digest('hex');
 }
 
-/** The gRPC side of a NATS job: Join answers with the job spec; everything else belongs to MLM jobs. */
-function natsJobService(spec: pb.JobSpec, heartbeatMs: number, log: Logger): CoordinatorServer {
+/**
+ * The gRPC side of a NATS job: Join answers with the job spec, SubmitShard takes the final rows of a partition
+ * (FINAL_ROWS, from a worker that joined here); everything else belongs to MLM jobs.
+ */
+export function natsJobService(
+  spec: pb.JobSpec,
+  heartbeatMs: number,
+  results: FarmResults,
+  log: Logger,
+): CoordinatorServer {
   let joined = 0;
+  const knownWorker = (id: string) => {
+    const m = /^w(\d+)$/.exec(id);
+    return !!m && Number(m[1]) >= 1 && Number(m[1]) <= joined;
+  };
   const notHere = () =>
     new DistributedError(
       'PROTOCOL',
@@ -106,11 +127,7 @@ function natsJobService(spec: pb.JobSpec, heartbeatMs: number, log: Logger): Coo
     fetchNullModel: (call) => call.emit('error', toStatus(notHere())),
     lease: refuse,
     heartbeat: refuse,
-    submitShard: (call, cb) => {
-      call.on('data', () => {});
-      call.on('error', () => {});
-      cb(toStatus(notHere()));
-    },
+    submitShard: submitFinalRows(results, knownWorker),
     reportFailure: refuse,
     submitKinship: (call, cb) => {
       call.on('data', () => {});
@@ -127,6 +144,8 @@ export interface FarmCoordinatorSummary {
   rounds: number;
   reassigned: number;
   seconds: number;
+  /** The final rows received by gRPC SubmitShard. */
+  finalRows: FinalResultsStats;
 }
 
 export interface RunningFarmCoordinator {
@@ -155,16 +174,12 @@ export async function startFarmCoordinator(cfg: FarmCoordinatorConfig): Promise<
       pass: cfg.nats.auth.pass,
     },
   });
+  const results = new FarmResults(cfg.analysis.out, jobId, cfg.method, log);
+  const service = natsJobService(spec, heartbeatMs, results, log);
   let server: Server;
   let port: number;
   try {
-    ({ server, port } = await serve(
-      () => natsJobService(spec, heartbeatMs, log),
-      cfg.listen,
-      serverCredentials(cfg.tls),
-      cfg.token,
-      log,
-    ));
+    ({ server, port } = await serve(() => service, cfg.listen, serverCredentials(cfg.tls), cfg.token, log));
   } catch (e) {
     throw e instanceof UsageError
       ? e
@@ -208,12 +223,14 @@ export async function startFarmCoordinator(cfg: FarmCoordinatorConfig): Promise<
       blockSize: shared.blockSize ?? 256,
       partitions: ranges,
     };
-    coord.start(encodeFrame(setup));
+    const setupFrame = encodeFrame(setup);
+    await results.open(ranges, inputs.geno.snps.length, await farmStoreKey(setupFrame, setup.input));
+    coord.start(setupFrame);
     log.info(
       `NATS job ${subjectJob}: ${ranges.length} partitions of ~${Math.ceil(inputs.geno.snps.length / ranges.length)} SNPs; waiting for workers`,
       { event: 'ready' },
     );
-    bus = new NatsRoundBus(coord, inputs.geno.snps.length, ranges, log);
+    bus = new NatsRoundBus(coord, inputs.geno.snps.length, ranges, log, results, results.rounds);
     return Object.assign(bus, { partitions: ranges.length });
   };
 
@@ -227,11 +244,33 @@ export async function startFarmCoordinator(cfg: FarmCoordinatorConfig): Promise<
       if (aborted) throw aborted;
       const b = bus as NatsRoundBus | null;
       const stats = b?.stats ?? [];
+      const finalRows = results.stats;
+      log.info(
+        `final rows: ${finalRows.received} partition(s) received by gRPC SubmitShard (${(finalRows.bytes / 1e6).toFixed(2)} MB` +
+          `${finalRows.resumed ? `, ${finalRows.resumed} reused from an earlier run` : ''}` +
+          `${finalRows.duplicates ? `, ${finalRows.duplicates} duplicate(s) ignored` : ''}${finalRows.refused ? `, ${finalRows.refused} refused` : ''}), ` +
+          (cfg.keepShards === false
+            ? `${results.store.dir} cleaned up`
+            : `kept in ${results.store.dir} with their sha256`),
+        {
+          event: 'final-rows-summary',
+          received: finalRows.received,
+          duplicates: finalRows.duplicates,
+          refused: finalRows.refused,
+          resumed: finalRows.resumed,
+          roundsResumed: b?.resumed ?? 0,
+          bytes: finalRows.bytes,
+          kept: finalRows.kept,
+          dir: results.store.dir,
+        },
+      );
+      await results.finish(cfg.keepShards !== false);
       return {
         assocPath: res.assocPath,
         rounds: stats.length,
         reassigned: stats.reduce((a, s) => a + s.reassigned, 0),
         seconds: (performance.now() - t0) / 1000,
+        finalRows,
       };
     } finally {
       const c = coord as RoundCoordinator | null;

@@ -172,6 +172,8 @@ export function coordinatorService(ctx: ServiceContext): CoordinatorServer {
       (m) => ({ header: m.header, data: m.lines, trailer: m.trailer }),
       (h) => {
         if (phase !== 'scan') throw new DistributedError('PROTOCOL', 'shard result in the kinship phase');
+        if (h.payload === pb.ShardHeader_Payload.FINAL_ROWS)
+          throw new DistributedError('PROTOCOL', 'FarmCPU/GLM final rows sent to an MLM job');
         return MAX_BYTES_PER_LINE * Math.max(1, sched.shards[h.index].expected);
       },
       (h, data, t) => commit(ctx, h, data, t),

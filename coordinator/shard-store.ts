@@ -8,6 +8,8 @@
  * - The kinship phase keeps its own store in the same folder: `kinship.json` (the kinship job's id) and
  *   `kinship-00003.f64` (+ `.sha256`), the packed upper triangle of chunk 3's partial sum (float64 LE), so that
  *   a restarted coordinator resumes the kinship phase too (and rebuilds the same kinship for a resumed scan).
+ * - A distributed FarmCPU/GLM run keeps the final round's rows here: `farm.json` and `final-00003.rows`
+ *   (+ `.sha256`), partition 3's FinalRows as received by SubmitShard (shared/protocol/final-rows-codec.ts).
  *
  * Resume rule: a shard is done when both files exist and the shard file's sha256 equals the checksum file;
  * anything else (a missing checksum, a mismatch, temporary files) is deleted and the shard is computed again.
@@ -45,6 +47,8 @@ export interface StoreLayout {
 
 export const SCAN_LAYOUT: StoreLayout = { manifest: 'job.json', ext: '.tsv' };
 export const KINSHIP_LAYOUT: StoreLayout = { manifest: 'kinship.json', ext: '.f64' };
+/** FarmCPU/GLM final rows by partition (`final-00003.rows`, coordinator/farm-results.ts). */
+export const FINAL_ROWS_LAYOUT: StoreLayout = { manifest: 'farm.json', ext: '.rows' };
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 

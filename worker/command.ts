@@ -136,6 +136,13 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
     } catch (e) {
       if (!(e instanceof NatsJobOffer)) throw e;
       await runNatsWorker(e.spec, {
+        grpc: {
+          coordinator: a.coordinator,
+          token,
+          tls: { cert: a['tls-cert'], key: a['tls-key'], ca: a['tls-ca'] },
+          timeoutMs: a.timeout * 1000,
+          workerId: e.workerId,
+        },
         url: a.nats,
         auth: natsAuthOf(a),
         name: a.name,

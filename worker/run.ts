@@ -50,7 +50,11 @@ export interface WorkerConfig {
 
 /** The coordinator runs a job whose rounds go over NATS (FarmCPU, GLM): the caller switches to worker/farm.ts. */
 export class NatsJobOffer extends Error {
-  constructor(readonly spec: pb.JobSpec) {
+  /** `workerId`: this worker's id at the coordinator (its final rows go back over gRPC under it). */
+  constructor(
+    readonly spec: pb.JobSpec,
+    readonly workerId = '',
+  ) {
     super(`the coordinator runs a ${spec.method} job over NATS`);
   }
 }
@@ -126,7 +130,7 @@ export async function runWorker(cfg: WorkerConfig): Promise<WorkerSummary> {
       if (!told) log.info(`${conn.peer} is preparing the job; waiting`, { event: 'waiting' });
       await sleep(reply.retryAfterMs || 1000);
     }
-    if (reply.job.method !== 'mlm' && reply.job.nats) throw new NatsJobOffer(reply.job);
+    if (reply.job.method !== 'mlm' && reply.job.nats) throw new NatsJobOffer(reply.job, reply.workerId);
     const { id, job: spec } = fromJobSpec(reply.job);
     if (st.job?.id !== id) {
       const previous = st.job;

@@ -141,11 +141,22 @@ interface RoundState {
   replies: (Uint8Array | null)[];
   /** Chunks of replies being received, by `partition/attempt/worker`. */
   partial: Map<string, (Uint8Array | null)[]>;
+  /** Partitions whose complete reply is being checked by the round's `accept` (later replies are dropped). */
+  checking: Set<number>;
+  accept?: AcceptReply;
   remaining: number;
   resolve: () => void;
   attempts: number;
   reassigned: number;
+  refused: number;
 }
+
+/**
+ * Checks a partition's complete reply before it counts (e.g. that the result it names arrived by gRPC and is
+ * stored intact). Resolving false (or rejecting) refuses the reply: the partition goes back to the head of the
+ * queue and is scanned again.
+ */
+export type AcceptReply = (partition: number, reply: Uint8Array, worker: string) => Promise<boolean>;
 
 export interface RoundStats {
   round: number;
@@ -153,6 +164,8 @@ export interface RoundStats {
   partitions: number;
   /** Partitions scanned again because a lease expired. */
   reassigned: number;
+  /** Replies refused by the round's `accept` check (those partitions were scanned again). */
+  refused: number;
   workers: number;
   bytesIn: number;
 }
@@ -191,11 +204,15 @@ export class RoundCoordinator {
     this.sweeper = setInterval(() => this.sweep(), Math.max(50, Math.round(this.opts.leaseTimeoutMs / 4)));
   }
 
-  /** Runs one round to its barrier; resolves with one reply per partition, in partition order. */
+  /**
+   * Runs one round to its barrier; resolves with one reply per partition, in partition order. With `accept`,
+   * a complete reply counts only once the check passes (see {@link AcceptReply}).
+   */
   async runRound(
     id: number,
     payload: Uint8Array,
     partitions: Partition[],
+    accept?: AcceptReply,
   ): Promise<{ replies: Uint8Array[]; stats: RoundStats }> {
     if (this.round) throw new Error('a round is already running');
     const t0 = performance.now();
@@ -211,10 +228,13 @@ export class RoundCoordinator {
       leases: new Map(),
       replies: partitions.map(() => null),
       partial: new Map(),
+      checking: new Set(),
+      accept,
       remaining: partitions.length,
       resolve,
       attempts: 0,
       reassigned: 0,
+      refused: 0,
     };
     this.round = st;
     this.workers.clear();
@@ -247,6 +267,7 @@ export class RoundCoordinator {
         seconds: (performance.now() - t0) / 1000,
         partitions: partitions.length,
         reassigned: st.reassigned,
+        refused: st.refused,
         workers: this.workers.size,
         bytesIn: this.bytesIn - bytes0,
       },
@@ -331,7 +352,7 @@ export class RoundCoordinator {
     this.respond(m, { ok: true });
     const st = this.round;
     if (!st || st.id !== r.round || !(r.partition >= 0 && r.partition < st.partitions.length)) return;
-    if (st.replies[r.partition]) return; // already complete: duplicate
+    if (st.replies[r.partition] || st.checking.has(r.partition)) return; // already complete: duplicate
     this.bytesIn += r.data.length;
     const key = `${r.partition}/${r.attempt}/${r.worker}`;
     let parts = st.partial.get(key);
@@ -339,11 +360,34 @@ export class RoundCoordinator {
     parts[r.chunk] = r.data;
     if (parts.some((x) => x === null)) return;
     st.partial.delete(key);
-    st.replies[r.partition] = concat(parts as Uint8Array[]);
-    this.owner.set(r.partition, r.worker);
+    const reply = concat(parts as Uint8Array[]);
+    // The partition is answered (or being checked): no lease to expire, nothing pending.
     st.leases.delete(r.partition);
     const q = st.pending.indexOf(r.partition);
     if (q >= 0) st.pending.splice(q, 1);
+    if (!st.accept) return this.complete(st, r.partition, reply, r.worker);
+    st.checking.add(r.partition);
+    st.accept(r.partition, reply, r.worker)
+      .catch((e: unknown) => {
+        this.log.warn(`round ${st.id}: checking partition ${r.partition}: ${(e as Error).message}`);
+        return false;
+      })
+      .then((ok) => {
+        st.checking.delete(r.partition);
+        if (this.round !== st || st.replies[r.partition]) return;
+        if (ok) return this.complete(st, r.partition, reply, r.worker);
+        st.refused++;
+        st.pending.unshift(r.partition);
+        this.log.warn(
+          `round ${st.id}: reply for partition ${r.partition} from worker ${r.worker} refused; scanning it again`,
+          { event: 'reply-refused', round: st.id, partition: r.partition, worker: r.worker },
+        );
+      });
+  }
+
+  private complete(st: RoundState, partition: number, reply: Uint8Array, worker: string): void {
+    st.replies[partition] = reply;
+    this.owner.set(partition, worker);
     if (--st.remaining === 0) st.resolve();
   }
 
@@ -409,12 +453,14 @@ export interface RoundTask {
 /**
  * The worker's side: pull a partition, fetch the round payload once per round (cached), heartbeat while
  * `scan` runs, send the reply in acknowledged chunks; until the coordinator says done or `signal` aborts.
+ * A `scan` that resolves null has no reply to send (its result was refused elsewhere): the partition is dropped
+ * without a reply, its lease expires and the coordinator hands it out again.
  */
 export async function serveRounds(
   nc: NatsConnection,
   job: string,
   worker: string,
-  scan: (task: RoundTask, payload: Uint8Array) => Promise<Uint8Array>,
+  scan: (task: RoundTask, payload: Uint8Array) => Promise<Uint8Array | null>,
   opts: { heartbeatMs: number; log: Logger; signal?: AbortSignal; requestTimeoutMs?: number },
 ): Promise<{ partitions: number }> {
   const s = subjects(job);
@@ -480,11 +526,17 @@ export async function serveRounds(
           // closed or draining connection: the lease will expire, which is the right outcome
         }
       }, opts.heartbeatMs);
-      let out: Uint8Array;
+      let out: Uint8Array | null;
       try {
         out = await scan(task, cache.payload);
       } finally {
         clearInterval(beat);
+      }
+      if (!out) {
+        opts.log.warn(
+          `round ${task.round}, partition ${task.partition}: no reply sent; the coordinator hands the partition out again when the lease expires`,
+        );
+        continue;
       }
       const chunks = chunksOf(out);
       for (let c = 0; c < chunks.length; c++) {

@@ -10,8 +10,11 @@ export {
   type CoordinatorServer,
 } from '../../proto/gen/gwasgrid/v1/distributed.js';
 
-/** Sent on Join; a coordinator refuses workers of another protocol version (2: kinship phase, genotypes, stopping). */
-export const PROTOCOL_VERSION = 2;
+/**
+ * Sent on Join; a coordinator refuses workers of another protocol version (2: kinship phase, genotypes,
+ * stopping; 3: FarmCPU/GLM final rows by SubmitShard instead of inline in the NATS replies).
+ */
+export const PROTOCOL_VERSION = 3;
 
 /**
  * Size of the `bytes` chunks of streamed values (null model, shard results): well under grpc-js's default

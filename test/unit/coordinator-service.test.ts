@@ -77,6 +77,9 @@ describe('coordinator service ⇄ worker connection', () => {
       );
       await expect(conn.submitShard(header, lines, { ...trailer, sha256: sha(Buffer.from('x')) })).rejects.toThrow(/checksum mismatch/);
       await expect(conn.submitShard({ ...header, end: 3 }, lines, trailer)).rejects.toBeInstanceOf(DistributedError);
+      await expect(conn.submitShard({ ...header, payload: pb.ShardHeader_Payload.FINAL_ROWS, round: 1 }, lines, trailer)).rejects.toThrow(
+        /FarmCPU\/GLM final rows sent to an MLM job/,
+      );
       expect((await conn.submitShard(header, lines, trailer)).outcome).toBe(pb.SubmitReply_Outcome.ACCEPTED);
       expect((await conn.submitShard(header, lines, trailer)).outcome).toBe(pb.SubmitReply_Outcome.DUPLICATE);
       expect(readFileSync(store.tsvPath(shards[0]))).toEqual(lines);

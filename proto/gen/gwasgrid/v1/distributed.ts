@@ -49,6 +49,11 @@ export const protobufFileName = "gwasgrid/v1/distributed.proto";
  * scan model (design, the chosen level's n × rank basis with rank ≤ g, delta, scale); each shard line carries
  * three exact values after the .assoc.txt columns (see CmlmJob).
  *
+ * FarmCPU/GLM. For --method farmcpu|glm the job spec carries a NatsJob and the rounds go over NATS
+ * (docs/nats-protocol.md); Join is the same. On the final round each partition's per-SNP rows (effect, se, p, …)
+ * come back here, by SubmitShard with ShardHeader.payload FINAL_ROWS, into the same PREFIX.shards/ store; the
+ * NATS reply only names the submitted result (name + sha256).
+ *
  * Security. Every call carries the join token as metadata (`x-gwasgrid-token`); a wrong or missing token is
  * answered with UNAUTHENTICATED before the handler runs. No request names a file: the coordinator only ever
  * reads the paths of its own job spec. Workers read the same paths on the shared filesystem, or (worker flag
@@ -331,6 +336,24 @@ export interface ShardHeader {
   index: number;
   start: number;
   end: number;
+  payload?:
+    | ShardHeader_Payload
+    | undefined;
+  /** FINAL_ROWS: the NATS round (transport round id) whose final rows these are; (round, index) is the key. */
+  round?: number | undefined;
+}
+
+/** What the data bytes (ShardChunk.lines) are. Numbered from 20, leaving room for MLM additions. */
+export enum ShardHeader_Payload {
+  /** ASSOC_LINES - MLM: UTF-8 .assoc.txt lines; index/start/end name a shard of the job's shard table. */
+  ASSOC_LINES = 0,
+  /**
+   * FINAL_ROWS - FarmCPU/GLM final round: one partition's FinalRows in the versioned binary encoding of
+   * shared/protocol/final-rows-codec.ts ("GGFR", float64 LE); index/start/end name a partition of the job's
+   * NATS partition table and line_count is the number of rows (SNPs). See docs/nats-protocol.md.
+   */
+  FINAL_ROWS = 1,
+  UNRECOGNIZED = -1,
 }
 
 export interface ShardTrailer {
@@ -2573,7 +2596,7 @@ export const ShardChunk: MessageFns<ShardChunk> = {
 };
 
 function createBaseShardHeader(): ShardHeader {
-  return { workerId: "", jobId: "", leaseId: "", index: 0, start: 0, end: 0 };
+  return { workerId: "", jobId: "", leaseId: "", index: 0, start: 0, end: 0, payload: undefined, round: undefined };
 }
 
 export const ShardHeader: MessageFns<ShardHeader> = {
@@ -2595,6 +2618,12 @@ export const ShardHeader: MessageFns<ShardHeader> = {
     }
     if (message.end !== 0) {
       writer.uint32(48).uint32(message.end);
+    }
+    if (message.payload !== undefined) {
+      writer.uint32(160).int32(message.payload);
+    }
+    if (message.round !== undefined) {
+      writer.uint32(168).uint32(message.round);
     }
     return writer;
   },
@@ -2660,6 +2689,22 @@ export const ShardHeader: MessageFns<ShardHeader> = {
             message.end = reader.uint32();
             continue;
           }
+          case 20: {
+            if (tag !== 160) {
+              break;
+            }
+
+            message.payload = reader.int32() as any;
+            continue;
+          }
+          case 21: {
+            if (tag !== 168) {
+              break;
+            }
+
+            message.round = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2683,6 +2728,8 @@ export const ShardHeader: MessageFns<ShardHeader> = {
     message.index = object.index ?? 0;
     message.start = object.start ?? 0;
     message.end = object.end ?? 0;
+    message.payload = object.payload ?? undefined;
+    message.round = object.round ?? undefined;
     return message;
   },
 };
@@ -3969,7 +4016,10 @@ export const CoordinatorService = {
     responseSerialize: (value: HeartbeatReply): Buffer => Buffer.from(HeartbeatReply.encode(value).finish()),
     responseDeserialize: (value: Buffer): HeartbeatReply => HeartbeatReply.decode(value),
   },
-  /** The result of one shard: a header, the output lines in chunks, then a trailer with count and sha256. */
+  /**
+   * The result of one shard: a header, the output lines in chunks, then a trailer with count and sha256.
+   * FarmCPU/GLM jobs send each partition's final rows the same way (ShardHeader.payload FINAL_ROWS).
+   */
   submitShard: {
     path: "/gwasgrid.v1.Coordinator/SubmitShard" as const,
     requestStream: true as const,
@@ -4040,7 +4090,10 @@ export interface CoordinatorServer extends UntypedServiceImplementation {
   lease: handleUnaryCall<LeaseRequest, LeaseReply>;
   /** Keeps the worker and its leases alive; the reply revokes leases the worker no longer holds. */
   heartbeat: handleUnaryCall<HeartbeatRequest, HeartbeatReply>;
-  /** The result of one shard: a header, the output lines in chunks, then a trailer with count and sha256. */
+  /**
+   * The result of one shard: a header, the output lines in chunks, then a trailer with count and sha256.
+   * FarmCPU/GLM jobs send each partition's final rows the same way (ShardHeader.payload FINAL_ROWS).
+   */
   submitShard: handleClientStreamingCall<ShardChunk, SubmitReply>;
   /** A shard could not be computed by this worker (the lease is released at once). */
   reportFailure: handleUnaryCall<FailureReport, FailureReply>;
@@ -4112,7 +4165,10 @@ export interface CoordinatorClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: HeartbeatReply) => void,
   ): ClientUnaryCall;
-  /** The result of one shard: a header, the output lines in chunks, then a trailer with count and sha256. */
+  /**
+   * The result of one shard: a header, the output lines in chunks, then a trailer with count and sha256.
+   * FarmCPU/GLM jobs send each partition's final rows the same way (ShardHeader.payload FINAL_ROWS).
+   */
   submitShard(callback: (error: ServiceError | null, response: SubmitReply) => void): ClientWritableStream<ShardChunk>;
   submitShard(
     metadata: Metadata,

@@ -430,6 +430,7 @@ const DETAIL: Record<WasmVariant, string> = {
  *   eigenvalues ascending, eigenvectors as columns (`wasm/eigen.ts`: Householder tridiagonalisation, Qᵀ formed
  *   with the GEMM kernel, implicit QL with Wilkinson shifts; about 6·n³ flops, most of them in the rotations).
  *   Falls back to {@link tsSyev} only if 2·n² f64 do not fit in a 32-bit linear memory (n above about 16 000).
+ *   Rejects with a RangeError naming the entry if A has a NaN or an infinity.
  *
  * All three run synchronously on the calling thread (see the module comment). With beta = 0, C's previous
  * contents (even NaN) are ignored. Rejects if WebAssembly SIMD is unavailable, or if the requested variant is.
@@ -487,6 +488,10 @@ export async function loadWasmBackend(options: WasmBackendOptions = {}): Promise
       assertDims('syev', { n });
       checkDims('syev', [['A', a, n * n]]);
       if (n === 0) return { values: new Float64Array(0), vectors: new Float64Array(0) };
+      for (let i = 0; i < n * n; i++) {
+        if (!Number.isFinite(a[i]))
+          throw new RangeError(`syev: A[${Math.floor(i / n)}, ${i % n}] = ${a[i]} is not finite`);
+      }
       return kernels.syev(n, a) ?? tsSyev(n, a);
     },
   };

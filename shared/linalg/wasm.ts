@@ -428,7 +428,7 @@ const DETAIL: Record<WasmVariant, string> = {
  *   B held in ≤ 32 MB panels, A and C in ≤ 16 MB row chunks.
  * - `syev(n, A)`: A = U diag(values) Uᵀ for symmetric A (only its lower triangle is read; A unchanged),
  *   eigenvalues ascending, eigenvectors as columns (`wasm/eigen.ts`: Householder tridiagonalisation, Qᵀ formed
- *   with the GEMM kernel, implicit QL with Wilkinson shifts; about 6·n³ flops, most of them in the rotations).
+ *   with the GEMM kernel, implicit QL with Wilkinson shifts; about 8·n³ flops, two thirds in the rotations).
  *   Falls back to {@link tsSyev} only if 2·n² f64 do not fit in a 32-bit linear memory (n above about 16 000).
  *   Rejects with a RangeError naming the entry if A has a NaN or an infinity.
  *

@@ -14,7 +14,8 @@
  * The eigenvectors are kept as the ROWS of W (W = Uᵀ) throughout, so that both the reflectors and the rotations
  * touch contiguous memory. Costs (flops): 4/3·n³ (stage 1, memory-bound symmetric matrix–vector products and
  * rank-2 updates, fused into one pass over the trailing triangle per column), 4/3·n³ (stage 2, GEMM), about
- * 3·n³ (stage 3: ~1.7 QL sweeps per eigenvalue, 6 flops per rotated element), O(n²) (stage 4).
+ * 5.5·n³ (stage 3: ~1.7 QL sweeps per eigenvalue, ~0.9·n² rotations of n-long rows, 6 flops per element),
+ * O(n²) (stage 4).
  *
  * References: Golub & Van Loan, "Matrix Computations" (4th ed.), §5.1 (Householder), §5.1.7 (WY), §8.3
  * (tridiagonal QL/QR); Bowdler, Martin, Reinsch & Wilkinson, Numer. Math. 11 (1968) 293–306 (tql2); Schreiber

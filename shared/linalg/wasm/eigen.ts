@@ -310,14 +310,15 @@ function rotateStrip(n: i32, w: usize, k0: i32, k1: i32, l: i32, m: i32, cc: usi
       const x1 = v128.load(q, 16);
       const x2 = v128.load(q, 32);
       const x3 = v128.load(q, 48);
-      v128.store(p, madd(s, x0, f64x2.mul(c, r0)), 0);
-      v128.store(p, madd(s, x1, f64x2.mul(c, r1)), 16);
-      v128.store(p, madd(s, x2, f64x2.mul(c, r2)), 32);
-      v128.store(p, madd(s, x3, f64x2.mul(c, r3)), 48);
-      r0 = madd(c, x0, f64x2.mul(ms, r0));
-      r1 = madd(c, x1, f64x2.mul(ms, r1));
-      r2 = madd(c, x2, f64x2.mul(ms, r2));
-      r3 = madd(c, x3, f64x2.mul(ms, r3));
+      // The products with x do not depend on the running row: its dependency chain is one madd per row.
+      v128.store(p, madd(c, r0, f64x2.mul(s, x0)), 0);
+      v128.store(p, madd(c, r1, f64x2.mul(s, x1)), 16);
+      v128.store(p, madd(c, r2, f64x2.mul(s, x2)), 32);
+      v128.store(p, madd(c, r3, f64x2.mul(s, x3)), 48);
+      r0 = madd(ms, r0, f64x2.mul(c, x0));
+      r1 = madd(ms, r1, f64x2.mul(c, x1));
+      r2 = madd(ms, r2, f64x2.mul(c, x2));
+      r3 = madd(ms, r3, f64x2.mul(c, x3));
       p = q;
       ci -= 8;
       si -= 8;

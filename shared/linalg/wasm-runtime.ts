@@ -57,3 +57,24 @@ export function simdSupport(simdBytes: Uint8Array, relaxedBytes: Uint8Array): { 
   }
   return { simd, relaxed };
 }
+
+/**
+ * Compiles a module straight to V8's optimising tier (TurboFan), synchronously.
+ *
+ * By default V8 compiles wasm lazily with its baseline compiler (Liftoff) and re-compiles a function with
+ * TurboFan only after it has run for a while, and only for later calls: a kernel entered once for seconds (a
+ * stage of the eigensolver) would run entirely as baseline code, about 2× slower. The flags are switched for
+ * this one compilation and switched back (unless the process was started with them), so other modules keep
+ * V8's defaults.
+ */
+export function compileOptimized(bytes: Uint8Array): WasmModule {
+  if (!WA) throw new Error('WebAssembly is not available in this runtime');
+  const given = new Set(process.execArgv);
+  const flags = ['liftoff', 'wasm-lazy-compilation'].filter((f) => !given.has(`--no-${f}`));
+  try {
+    for (const f of flags) v8.setFlagsFromString(`--no-${f}`);
+    return new WA.Module(bytes);
+  } finally {
+    for (const f of flags) v8.setFlagsFromString(`--${f}`);
+  }
+}

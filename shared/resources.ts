@@ -6,8 +6,9 @@
  * The model (8-byte doubles; n = genotype samples, n_a = analysed samples, m = SNPs):
  * - kinship K: n² · 8 per matrix held (one per distinct set of kinship SNPs), plus two accumulation blocks of
  *   512 SNPs × n;
- * - eigendecomposition: the analysed submatrix K_a and the eigenvectors U, n_a² · 8 each, plus the LAPACK
- *   workspace (dsyevd: about 2·n_a² doubles);
+ * - eigendecomposition: the analysed submatrix K_a and the eigenvectors U, n_a² · 8 each, plus the solver's
+ *   workspace: about 2·n_a² doubles (LAPACK dsyevd; the wasm solver's two n_a × n_a arrays), plus the wasm
+ *   solver's rotation log (n_a²/2 doubles, at most 32 MiB) and its 4 MiB of code and stack;
  * - scan: U (n_a² · 8) stays resident; rotation blocks of `blockSize` SNPs × n_a, genotypes and rotated
  *   copies, for each block in flight (threads + 1);
  * - per SNP: metadata and QC arrays, about 300 bytes · m;
@@ -57,7 +58,11 @@ export function estimateMemory(n: number, m: number, opts: MemoryOptions = {}): 
     ...(opts.computeKinship === false ? [] : [{ what: 'kinship accumulation blocks', bytes: 2 * 512 * n * 8, formula: '2 · 512 · n · 8' }]),
     { what: 'analysed kinship K_a', bytes: na * na * 8, formula: `n_a² · 8 (n_a = ${na})` },
     { what: 'eigenvectors U', bytes: na * na * 8, formula: 'n_a² · 8' },
-    { what: 'eigensolver workspace', bytes: 2 * na * na * 8, formula: '≈ 2 · n_a² · 8 (LAPACK dsyevd)' },
+    {
+      what: 'eigensolver workspace',
+      bytes: 2 * na * na * 8 + Math.min(na * na * 4, 32 * 2 ** 20) + 4 * 2 ** 20,
+      formula: '≈ 2 · n_a² · 8 + min(n_a²/2 · 8, 32 MiB) + 4 MiB (LAPACK dsyevd, or the wasm solver and its rotation log)',
+    },
     { what: 'rotation blocks', bytes: 2 * (threads + 1) * bs * na * 8, formula: `2 · (threads + 1) · ${bs} · n_a · 8` },
     { what: 'SNP metadata and QC arrays', bytes: PER_SNP_BYTES * m, formula: `≈ ${PER_SNP_BYTES} B · m (m = ${m})` },
     { what: 'runtime', bytes: RUNTIME_BYTES, formula: 'Node.js, code, buffers' },

@@ -16,8 +16,16 @@ describe('memory estimate', () => {
     expect(part('kinship matrix K')).toBe(2000 * 2000 * 8);
     expect(part('eigenvectors U')).toBe(1950 * 1950 * 8);
     expect(part('rotation blocks')).toBe(2 * 3 * 128 * 1950 * 8);
+    // The solver's workspace: 2 · n_a² doubles, the wasm solver's rotation log (n_a²/2 doubles, capped at 32 MiB)
+    // and its 4 MiB.
+    expect(part('eigensolver workspace')).toBe(2 * 1950 * 1950 * 8 + 1950 * 1950 * 4 + 4 * 2 ** 20);
+    expect(estimateMemory(4000, 1, {}).parts.find((p) => p.what === 'eigensolver workspace')!.bytes).toBe(
+      2 * 4000 * 4000 * 8 + 32 * 2 ** 20 + 4 * 2 ** 20,
+    );
     // Peak: resident K + per-SNP + runtime, plus the largest stage (the eigendecomposition here).
-    expect(e.peak).toBe(part('kinship matrix K') + part('SNP metadata and QC arrays') + part('runtime') + 4 * 1950 * 1950 * 8);
+    expect(e.peak).toBe(
+      part('kinship matrix K') + part('SNP metadata and QC arrays') + part('runtime') + 2 * 1950 * 1950 * 8 + part('eigensolver workspace'),
+    );
     expect(estimateMemory(2000, 1, { kinships: 3 }).parts[0].bytes).toBe(3 * 2000 * 2000 * 8);
   });
 

@@ -19,15 +19,15 @@
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import type { ServerReadableStream, sendUnaryData } from '@grpc/grpc-js';
 import { DistributedError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { FinalRows } from '../shared/methods/farmcpu/protocol.js';
 import { pb } from '../shared/protocol/rpc.js';
-import { RejoinRequired, toStatus } from '../shared/protocol/status.js';
+import { RejoinRequired } from '../shared/protocol/status.js';
 import { decodeFinalRows, finalRowsSize, FINAL_ROWS_FORMAT } from '../shared/protocol/final-rows-codec.js';
 import { finalRowsName, type FinalRowsRef, type FinalRowsStore } from '../shared/protocol/farm-bus.js';
 import { FINAL_ROWS_LAYOUT, ShardStore } from './shard-store.js';
+import { receiveUpload } from './server.js';
 import type { ShardSpec } from './scheduler.js';
 import { RoundFiles } from './farm-resume.js';
 
@@ -298,42 +298,10 @@ export class FarmResults implements FinalRowsStore {
  * checked piece by piece (header first, size limit), then handed to {@link FarmResults.submit}.
  */
 export function submitFinalRows(results: FarmResults, knownWorker: (id: string) => boolean) {
-  return (call: ServerReadableStream<pb.ShardChunk, pb.SubmitReply>, cb: sendUnaryData<pb.SubmitReply>) => {
-    let header: pb.ShardHeader | undefined;
-    let trailer: pb.ShardTrailer | undefined;
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let max = 0;
-    let failed: unknown = null;
-    const protocol = (why: string) => new DistributedError('PROTOCOL', `final rows: ${why}`);
-    call.on('data', (m: pb.ShardChunk) => {
-      if (failed) return;
-      try {
-        if (m.header) {
-          if (header) throw protocol('two headers');
-          header = m.header;
-          max = results.checkHeader(header, knownWorker);
-        } else if (m.lines) {
-          if (!header || trailer) throw protocol('data outside header … trailer');
-          size += m.lines.length;
-          if (size > max) throw protocol(`more than the ${max} bytes of the partition's rows`);
-          chunks.push(m.lines);
-        } else if (m.trailer) {
-          if (!header || trailer) throw protocol('trailer without header, or twice');
-          trailer = m.trailer;
-        }
-      } catch (e) {
-        failed = e;
-      }
-    });
-    call.on('error', () => {});
-    call.on('end', () => {
-      if (failed) return cb(toStatus(failed));
-      if (!header || !trailer) return cb(toStatus(protocol('incomplete (no header or no trailer)')));
-      results.submit(header, Buffer.concat(chunks), trailer).then(
-        (r) => cb(null, r),
-        (e) => cb(toStatus(e)),
-      );
-    });
-  };
+  return receiveUpload<pb.ShardChunk, pb.ShardHeader, pb.ShardTrailer>(
+    'final rows',
+    (m) => ({ header: m.header, data: m.lines, trailer: m.trailer }),
+    (header) => results.checkHeader(header, knownWorker),
+    (header, data, trailer) => results.submit(header, data, trailer),
+  );
 }

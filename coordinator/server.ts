@@ -324,21 +324,17 @@ function writer<T>(call: ServerWritableStream<unknown, T>): {
 }
 
 /**
- * A client-streaming result (header, data pieces, trailer): checks the header against the job's shard table
- * (`limit` = most data bytes accepted, which may also refuse the phase), collects the data and hands it to
- * `done` with the seconds from header to end.
+ * Receives one client-streamed upload (header, data pieces, trailer) — shards, kinship partials, FarmCPU final
+ * rows: the header first and once (`onHeader` checks it and returns the most data bytes accepted), data only
+ * between header and trailer and never past that size, then `done` with the data and the seconds since the
+ * header. Any breach answers the call with a PROTOCOL error (`what` names the upload) and nothing is stored.
  */
-function receive<
-  M,
-  H extends { workerId: string; jobId: string; index: number; start: number; end: number },
-  T,
->(
-  ctx: ServiceContext,
+export function receiveUpload<M, H, T>(
+  what: string,
   parts: (m: M) => { header?: H; data?: Buffer; trailer?: T },
-  limit: (h: H) => number,
+  onHeader: (h: H) => number,
   done: (h: H, data: Buffer, t: T, seconds: number) => Promise<pb.SubmitReply>,
 ) {
-  const { scheduler: sched, job } = ctx;
   return (call: ServerReadableStream<M, pb.SubmitReply>, cb: sendUnaryData<pb.SubmitReply>) => {
     let header: H | undefined;
     let trailer: T | undefined;
@@ -347,7 +343,7 @@ function receive<
     let max = 0;
     let t0 = 0;
     let failed: unknown = null;
-    const protocol = (why: string) => new DistributedError('PROTOCOL', `result: ${why}`);
+    const protocol = (why: string) => new DistributedError('PROTOCOL', `${what}: ${why}`);
     call.on('data', (m: M) => {
       if (failed) return;
       try {
@@ -356,17 +352,11 @@ function receive<
           if (header) throw protocol('two headers');
           header = p.header;
           t0 = performance.now();
-          sched.touch(header.workerId);
-          if (header.jobId !== job.jobId)
-            throw new RejoinRequired('this coordinator runs another job: join again');
-          const s = sched.shards[header.index];
-          if (!s || s.start !== header.start || s.end !== header.end)
-            throw protocol(`no shard ${header.index} [${header.start}, ${header.end}) in this job`);
-          max = limit(header);
+          max = onHeader(header);
         } else if (p.data) {
           if (!header || trailer) throw protocol('data outside header … trailer');
           size += p.data.length;
-          if (size > max) throw protocol('too large');
+          if (size > max) throw protocol(`more than the ${max} bytes accepted`);
           chunks.push(p.data);
         } else if (p.trailer) {
           if (!header || trailer) throw protocol('trailer without header, or twice');
@@ -386,6 +376,37 @@ function receive<
       );
     });
   };
+}
+
+/**
+ * A client-streaming result of a leased phase: {@link receiveUpload} with the header checked against the job's
+ * shard table (`limit` = most data bytes accepted, which may also refuse the phase).
+ */
+function receive<
+  M,
+  H extends { workerId: string; jobId: string; index: number; start: number; end: number },
+  T,
+>(
+  ctx: ServiceContext,
+  parts: (m: M) => { header?: H; data?: Buffer; trailer?: T },
+  limit: (h: H) => number,
+  done: (h: H, data: Buffer, t: T, seconds: number) => Promise<pb.SubmitReply>,
+) {
+  const { scheduler: sched, job } = ctx;
+  const protocol = (why: string) => new DistributedError('PROTOCOL', `result: ${why}`);
+  return receiveUpload<M, H, T>(
+    'result',
+    parts,
+    (header) => {
+      sched.touch(header.workerId);
+      if (header.jobId !== job.jobId) throw new RejoinRequired('this coordinator runs another job: join again');
+      const s = sched.shards[header.index];
+      if (!s || s.start !== header.start || s.end !== header.end)
+        throw protocol(`no shard ${header.index} [${header.start}, ${header.end}) in this job`);
+      return limit(header);
+    },
+    done,
+  );
 }
 
 /**

@@ -5,7 +5,7 @@
  * `gwasgrid worker` processes; the same output bytes).
  */
 import type { Argv, CommandModule } from 'yargs';
-import { inputOptions, inputSpec, parseTraits, setup, type CommonArgs } from './commands.js';
+import { embeddedRunOptions, inputOptions, inputSpec, parseTraits, setup, type CommonArgs } from './commands.js';
 import { runEmbedded } from './embedded.js';
 import { CoordinatorStopped, reportStopped } from './run.js';
 import { runCmlm, type CmlmConfig, type CmlmKinshipMethod } from '../shared/methods/cmlm.js';
@@ -145,28 +145,11 @@ export const cmlmCommand: CommandModule<object, CmlmCommandArgs> = {
   command: 'cmlm',
   describe: 'Compressed MLM (GAPIT CMLM: kinship clustering, compression search, P3D scan)',
   builder: (y) =>
-    cmlmOptions(y)
-      .option('workers', {
-        type: 'number',
-        describe:
-          'run distributed in one go: a coordinator (kinship, compression search) and N worker processes scanning shards on this machine (same output bytes)',
-        group: 'Run:',
-      })
-      .option('shard-size', {
-        type: 'number',
-        describe: 'with --workers: SNPs per shard (default: ≤ 2000, ≥ 4 shards per worker)',
-        group: 'Run:',
-      })
-      .check((a) => {
-        const args = a as unknown as CmlmCommandArgs;
-        const w = args.workers;
-        const size = args['shard-size'];
-        if (w !== undefined && !(Number.isInteger(w) && w >= 1)) throw new UsageError('--workers must be a whole number ≥ 1');
-        if (size !== undefined && w === undefined) throw new UsageError('--shard-size needs --workers');
-        if (size !== undefined && !(Number.isInteger(size) && size >= 1)) throw new UsageError('--shard-size must be a whole number ≥ 1');
-        if (w !== undefined) cmlmDistributedSupported(args, '--workers');
-        return true;
-      })
+    embeddedRunOptions(
+      cmlmOptions(y),
+      'run distributed in one go: a coordinator (kinship, compression search) and N worker processes scanning shards on this machine (same output bytes)',
+      (args) => cmlmDistributedSupported(args as unknown as CmlmCommandArgs, '--workers'),
+    )
       .option('plot', {
         type: 'boolean',
         describe:

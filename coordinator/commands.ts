@@ -408,6 +408,30 @@ export function plotOption<T>(y: Argv<T>) {
   });
 }
 
+/**
+ * `--workers N` and `--shard-size S` (the embedded distributed run of mlm and cmlm), checked: whole numbers ≥ 1,
+ * `--shard-size` only with `--workers`, and `supported(args)` (the method's own refusals) when `--workers` is set.
+ */
+export function embeddedRunOptions<T>(y: Argv<T>, workersDescribe: string, supported: (args: Record<string, unknown>) => void) {
+  return y
+    .option('workers', { type: 'number', describe: workersDescribe, group: 'Run:' })
+    .option('shard-size', {
+      type: 'number',
+      describe: 'with --workers: SNPs per shard (default: ≤ 2000, ≥ 4 shards per worker)',
+      group: 'Run:',
+    })
+    .check((a) => {
+      const w = a.workers;
+      const size = a['shard-size'];
+      if (w !== undefined && !(Number.isInteger(w) && w >= 1)) throw new UsageError('--workers must be a whole number ≥ 1');
+      if (size !== undefined && w === undefined) throw new UsageError('--shard-size needs --workers');
+      if (size !== undefined && !(Number.isInteger(size) && size >= 1))
+        throw new UsageError('--shard-size must be a whole number ≥ 1');
+      if (w !== undefined) supported(a as Record<string, unknown>);
+      return true;
+    });
+}
+
 interface MlmCommandArgs extends MlmArgs {
   plot?: boolean;
   workers?: number;
@@ -418,30 +442,11 @@ export const mlmCommand: CommandModule<object, MlmCommandArgs> = {
   command: 'mlm',
   describe: 'Mixed-model association scan with GEMMA -lmm semantics (Wald, LRT, score)',
   builder: (y) =>
-    plotOption(mlmOptions(y))
-      .option('workers', {
-        type: 'number',
-        describe:
-          'run distributed in one go: a coordinator and N worker processes on this machine (every flag above; the same files, same bytes)',
-        group: 'Run:',
-      })
-      .option('shard-size', {
-        type: 'number',
-        describe: 'with --workers: SNPs per shard (default: ≤ 2000, ≥ 4 shards per worker)',
-        group: 'Run:',
-      })
-      .check((a) => {
-        const args = a as unknown as MlmCommandArgs;
-        const w = args.workers;
-        const size = args['shard-size'];
-        if (w !== undefined && !(Number.isInteger(w) && w >= 1))
-          throw new UsageError('--workers must be a whole number ≥ 1');
-        if (size !== undefined && w === undefined) throw new UsageError('--shard-size needs --workers');
-        if (size !== undefined && !(Number.isInteger(size) && size >= 1))
-          throw new UsageError('--shard-size must be a whole number ≥ 1');
-        if (w !== undefined) distributedSupported(args, '--workers');
-        return true;
-      })
+    embeddedRunOptions(
+      plotOption(mlmOptions(y)),
+      'run distributed in one go: a coordinator and N worker processes on this machine (every flag above; the same files, same bytes)',
+      (args) => distributedSupported(args as unknown as MlmCommandArgs, '--workers'),
+    )
       .example(
         '$0 mlm --bfile data/mouse --pheno-col 1 --out out/cd8',
         'kinship computed, all three tests → out/cd8.assoc.txt, out/cd8.log.txt',

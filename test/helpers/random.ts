@@ -34,3 +34,16 @@ export function kinshipLike(n: number, m: number, seed: number): Float64Array {
   for (let s = 0; s < m; s++) for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) K[i * n + j] += (Z[s * n + i] * Z[s * n + j]) / m;
   return K;
 }
+
+/** Deterministic uniform(-1, 1) values (xorshift32), for the linear-algebra kernel tests. */
+export function seeded(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s / 2147483648 - 1;
+  };
+}

@@ -18,6 +18,7 @@ import { openGenotypes, loadSamples } from '../../shared/methods/inputs.js';
 import { memoryLogger } from '../../shared/log.js';
 import { bfilePath, dataPath } from '../helpers/data.js';
 import { readFileSync } from 'node:fs';
+import { seeded } from '../helpers/random.js';
 
 const EIG_TOL = 1e-10;
 const REC_TOL = 1e-12;
@@ -28,19 +29,6 @@ const GEMMA_EIG_TOL = 1e-9;
 const nativeLoaded = loadNativeBackend();
 const native = isNativeUnavailable(nativeLoaded) ? null : nativeLoaded;
 if (!native) console.log(`eigen-wasm: native comparison skipped (${(nativeLoaded as { unavailable: string }).unavailable})`);
-
-/** xorshift32, uniform in (-1, 1). */
-function seeded(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2147483648 - 1;
-  };
-}
 
 function randomSymmetric(n: number, seed: number): Float64Array {
   const r = seeded(seed);

@@ -5,19 +5,7 @@ import {
   type WasmPanelLimits,
   type WasmVariant,
 } from '../../shared/linalg/wasm.js';
-
-/** Deterministic uniform(-1, 1) values (xorshift32). */
-function seeded(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2147483648 - 1;
-  };
-}
+import { seeded } from '../helpers/random.js';
 
 function randomArray(len: number, seed: number): Float64Array {
   const r = seeded(seed);
